@@ -1,0 +1,164 @@
+package losses
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+type lossCase struct {
+	name  string
+	shape []int // prediction shape
+	build func(g *G.ExprGraph, pred *G.Node) (*G.Node, error)
+	want  func(p []float64) float64 // independent reference
+}
+
+func dense(shape []int, data []float64) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float64(nil), data...)))
+}
+
+func randn(r *rand.Rand, n int) []float64 {
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = r.NormFloat64()
+	}
+	return out
+}
+
+func TestLossValuesAndGradients(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	tgt := randn(r, 2*3*4)
+	mask := []float64{1, 0, 1, 0, 1, 1}
+	bceY := []float64{1, 0, 0, 1, 1, 0}
+	mseY := randn(r, 6)
+	ceY := []int64{2, 0}
+	cases := []lossCase{
+		{"MAE", []int{2, 3, 4}, func(g *G.ExprGraph, p *G.Node) (*G.Node, error) {
+			return MAE(p, G.NodeFromAny(g, dense([]int{2, 3, 4}, tgt)), G.NodeFromAny(g, dense([]int{2, 3}, mask)))
+		}, func(p []float64) float64 {
+			var num, den float64
+			for n := 0; n < 6; n++ {
+				var e float64
+				for k := 0; k < 4; k++ {
+					d := p[n*4+k] - tgt[n*4+k]
+					e += d * d
+				}
+				num += e / 4 * mask[n]
+				den += mask[n]
+			}
+			return num / den
+		}},
+		{"BCEWithLogits", []int{6, 1}, func(g *G.ExprGraph, p *G.Node) (*G.Node, error) {
+			return BCEWithLogits(p, G.NodeFromAny(g, dense([]int{6, 1}, bceY)))
+		}, func(p []float64) float64 {
+			var s float64
+			for i, x := range p {
+				q := 1 / (1 + math.Exp(-x))
+				s -= bceY[i]*math.Log(q) + (1-bceY[i])*math.Log(1-q)
+			}
+			return s / 6
+		}},
+		{"CrossEntropy", []int{2, 3}, func(g *G.ExprGraph, p *G.Node) (*G.Node, error) {
+			return CrossEntropy(p, G.NodeFromAny(g, tensor.New(tensor.WithShape(2), tensor.WithBacking(append([]int64(nil), ceY...)))))
+		}, func(p []float64) float64 {
+			var s float64
+			for b := 0; b < 2; b++ {
+				var z float64
+				for c := 0; c < 3; c++ {
+					z += math.Exp(p[b*3+c])
+				}
+				s -= math.Log(math.Exp(p[b*3+int(ceY[b])]) / z)
+			}
+			return s / 2
+		}},
+		{"MSE", []int{6, 1}, func(g *G.ExprGraph, p *G.Node) (*G.Node, error) {
+			return MSE(p, G.NodeFromAny(g, dense([]int{6, 1}, mseY)))
+		}, func(p []float64) float64 {
+			var s float64
+			for i := range p {
+				s += (p[i] - mseY[i]) * (p[i] - mseY[i])
+			}
+			return s / 6
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			n := 1
+			for _, d := range c.shape {
+				n *= d
+			}
+			p0 := randn(r, n)
+			g := G.NewGraph()
+			pred := G.NewTensor(g, tensor.Float64, len(c.shape), G.WithShape(c.shape...), G.WithName("pred"), G.WithValue(dense(c.shape, p0)))
+			loss, err := c.build(g, pred)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := G.Grad(loss, pred); err != nil {
+				t.Fatal(err)
+			}
+			m := G.NewTapeMachine(g, G.BindDualValues(pred))
+			defer m.Close()
+			if err := m.RunAll(); err != nil {
+				t.Fatal(err)
+			}
+			got := float64(*loss.Value().(*G.F64))
+			if want := c.want(p0); math.Abs(got-want) > 1e-12 {
+				t.Fatalf("loss %.15g, want %.15g", got, want)
+			}
+			gv, _ := pred.Grad()
+			grad := gv.Data().([]float64)
+			for i := range p0 {
+				const h = 1e-6
+				p := append([]float64(nil), p0...)
+				p[i] += h
+				up := c.want(p)
+				p[i] -= 2 * h
+				num := (up - c.want(p)) / (2 * h)
+				if math.Abs(num-grad[i]) > 1e-7*(1+math.Abs(num)) {
+					t.Fatalf("grad[%d] = %.10g, numerical %.10g", i, grad[i], num)
+				}
+			}
+		})
+	}
+}
+
+func TestMAEWithoutRemovedPatchesIsZero(t *testing.T) {
+	g := G.NewGraph()
+	p := G.NodeFromAny(g, dense([]int{1, 2, 2}, []float64{1, 2, 3, 4}), G.WithName("p"))
+	tg := G.NodeFromAny(g, dense([]int{1, 2, 2}, []float64{0, 0, 0, 0}), G.WithName("t"))
+	m := G.NodeFromAny(g, dense([]int{1, 2}, []float64{0, 0}), G.WithName("m"))
+	l, err := MAE(p, tg, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	if v := float64(*l.Value().(*G.F64)); v != 0 {
+		t.Fatalf("loss %v, want 0", v)
+	}
+}
+
+func TestShapeErrors(t *testing.T) {
+	g := G.NewGraph()
+	a := G.NewMatrix(g, tensor.Float64, G.WithShape(2, 1), G.WithName("a"))
+	b := G.NewVector(g, tensor.Float64, G.WithShape(2), G.WithName("b"))
+	if _, err := MSE(a, b); err == nil {
+		t.Fatal("MSE accepted (B,1) against (B,)")
+	}
+	if _, err := BCEWithLogits(a, b); err == nil {
+		t.Fatal("BCE accepted mismatched shapes")
+	}
+	if _, err := CrossEntropy(a, b); err == nil {
+		t.Fatal("CrossEntropy accepted float labels")
+	}
+	if _, err := Sum(nil, nil); err == nil {
+		t.Fatal("Sum of no terms succeeded")
+	}
+}
