@@ -1,0 +1,236 @@
+package graph
+
+import (
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"runtime"
+	"sync"
+
+	"github.com/chewxy/hm"
+	"gonum.org/v1/gonum/blas"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// float is the element type every kernel in this package is written for.
+type float interface{ float32 | float64 }
+
+// opBase supplies the Op methods that are identical for every op in this package:
+// outputs are always fresh (or preallocated) buffers, never aliases of inputs,
+// so the TapeMachine's register reuse can never make an op read its own output.
+type opBase struct{ name string }
+
+func (o opBase) ReturnsPtr() bool      { return false }
+func (o opBase) CallsExtern() bool     { return false }
+func (o opBase) OverwritesInput() int  { return -1 }
+func (o opBase) String() string        { return o.name }
+func (o opBase) WriteHash(h hash.Hash) { fmt.Fprint(h, o.name) }
+func (o opBase) Hashcode() uint32 {
+	h := fnv.New32a()
+	fmt.Fprint(h, o.name)
+	return h.Sum32()
+}
+
+// hmType is the type-system type ops report from Type().
+type hmType = hm.Type
+
+// tv is the type variable standing for the graph's float dtype (or a tensor of it).
+func tv() hm.Type { return hm.TypeVariable('a') }
+
+// tt is a tensor type of the given rank over the type variable 'a' (the graph's float dtype).
+func tt(dims int) hm.Type { return G.TensorType{Dims: dims, Of: hm.TypeVariable('a')} }
+
+// ti64 is an Int64 tensor type of the given rank (index inputs).
+func ti64(dims int) hm.Type { return G.TensorType{Dims: dims, Of: tensor.Int64} }
+
+// fnType builds an op type from argument types followed by the return type.
+func fnType(ts ...hm.Type) hm.Type { return hm.NewFnType(ts...) }
+
+// shapeOf returns the static shape of a node, erroring on nil nodes.
+func shapeOf(n *G.Node, op, arg string) (tensor.Shape, error) {
+	if n == nil {
+		return nil, fmt.Errorf("graph: %s: %s is nil", op, arg)
+	}
+	return n.Shape(), nil
+}
+
+// checkFloat ensures a node holds float32 or float64 values.
+func checkFloat(n *G.Node, op, arg string) error {
+	dt := n.Dtype()
+	if dt != tensor.Float32 && dt != tensor.Float64 {
+		return fmt.Errorf("graph: %s: %s dtype %v, want float32 or float64", op, arg, dt)
+	}
+	return nil
+}
+
+// checkSameDtype ensures two nodes share a dtype (Gorgonia would otherwise fail with an opaque type error).
+func checkSameDtype(a, b *G.Node, op, argA, argB string) error {
+	if a.Dtype() != b.Dtype() {
+		return fmt.Errorf("graph: %s: %s dtype %v != %s dtype %v", op, argA, a.Dtype(), argB, b.Dtype())
+	}
+	return nil
+}
+
+// denseOf unwraps a runtime Value into a contiguous *tensor.Dense.
+func denseOf(v G.Value, op, arg string) (*tensor.Dense, error) {
+	d, ok := v.(*tensor.Dense)
+	if !ok {
+		return nil, fmt.Errorf("graph: %s: %s: expected *tensor.Dense, got %T", op, arg, v)
+	}
+	if d.RequiresIterator() {
+		m, ok := d.Materialize().(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("graph: %s: %s: cannot materialise view", op, arg)
+		}
+		d = m
+	}
+	return d, nil
+}
+
+// denses unwraps all inputs, checking arity, that all float inputs share a dtype,
+// and that their runtime shapes have the expected total sizes (when want[i] >= 0).
+func denses(op string, names []string, inputs []G.Value) ([]*tensor.Dense, error) {
+	if len(inputs) != len(names) {
+		return nil, fmt.Errorf("graph: %s: got %d inputs, want %d", op, len(inputs), len(names))
+	}
+	out := make([]*tensor.Dense, len(inputs))
+	for i, v := range inputs {
+		d, err := denseOf(v, op, names[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// outTensor returns prealloc when it fits (shape and dtype), else a fresh zeroed tensor.
+// Callers must overwrite every element of a reused buffer (it holds the previous run's data).
+func outTensor(prealloc G.Value, dt tensor.Dtype, shape tensor.Shape) (*tensor.Dense, bool) {
+	if p, ok := prealloc.(*tensor.Dense); ok && p != nil && p.Dtype() == dt && p.Shape().Eq(shape) && !p.RequiresIterator() && !p.IsView() {
+		return p, true
+	}
+	return tensor.New(tensor.WithShape(shape.Clone()...), tensor.Of(dt)), false
+}
+
+// sliceOf returns a dense tensor's backing slice as []T.
+func sliceOf[T float](d *tensor.Dense) []T {
+	if d.IsScalar() {
+		return nil
+	}
+	return d.Data().([]T)
+}
+
+// int64sOf returns an Int64 tensor's data.
+func int64sOf(d *tensor.Dense, op, arg string) ([]int64, error) {
+	if d.Dtype() != tensor.Int64 {
+		return nil, fmt.Errorf("graph: %s: %s dtype %v, want int64", op, arg, d.Dtype())
+	}
+	return d.Data().([]int64), nil
+}
+
+// gemm computes C = alpha·op(A)·op(B) + beta·C with Gorgonia's registered BLAS, so a
+// cgo/OpenBLAS implementation installed with G.Use speeds these ops up too.
+func gemm[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m == 0 || n == 0 {
+		return
+	}
+	ta, tb := blas.NoTrans, blas.NoTrans
+	if tA {
+		ta = blas.Trans
+	}
+	if tB {
+		tb = blas.Trans
+	}
+	if k == 0 {
+		// BLAS requires lda >= 1 etc. even when k is 0; scale C by hand.
+		for i := 0; i < m; i++ {
+			row := c[i*ldc : i*ldc+n]
+			for j := range row {
+				if beta == 0 {
+					row[j] = 0 // also clears NaNs left in a reused buffer
+				} else {
+					row[j] *= beta
+				}
+			}
+		}
+		return
+	}
+	switch av := any(a).(type) {
+	case []float32:
+		G.WhichBLAS().Sgemm(ta, tb, m, n, k, float32(alpha), av, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		G.WhichBLAS().Dgemm(ta, tb, m, n, k, float64(alpha), av, lda, any(b).([]float64), ldb, float64(beta), any(c).([]float64), ldc)
+	}
+}
+
+// parallelMinWork is the number of scalar operations below which splitting work
+// across goroutines costs more than it saves.
+const parallelMinWork = 1 << 15
+
+// parFor runs body over [0,n) split into contiguous chunks, one goroutine per CPU,
+// when n·costPerItem is large enough; otherwise it runs inline.
+func parFor(n, costPerItem int, body func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 || n*costPerItem < parallelMinWork {
+		if n > 0 {
+			body(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			body(lo, hi)
+		}(lo, hi)
+	}
+	wg.Wait()
+}
+
+// parWorkers runs body(worker, item) over [0,n) with a shared work queue so each worker
+// can own scratch space; items are handed out one at a time (items are expensive).
+func parWorkers(n, costPerItem int, body func(worker, item int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if workers > n {
+		workers = n
+	}
+	if workers <= 1 || n*costPerItem < parallelMinWork {
+		for i := 0; i < n; i++ {
+			body(0, i)
+		}
+		return
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		next int
+	)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				i := next
+				next++
+				mu.Unlock()
+				if i >= n {
+					return
+				}
+				body(w, i)
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// numWorkers is the number of scratch slots parWorkers may use.
+func numWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }
