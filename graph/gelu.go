@@ -30,11 +30,13 @@ func GELU(x *G.Node) (*G.Node, error) {
 
 type geluOp struct{ opBase }
 
-func (op *geluOp) Arity() int                                       { return 1 }
-func (op *geluOp) Type() hmType                                     { return fnType(tv(), tv()) }
-func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return in[0].(tensor.Shape).Clone(), nil }
-func (op *geluOp) DiffWRT(int) []bool                               { return []bool{true} }
-func (op *geluOp) Do(in ...G.Value) (G.Value, error)                { return op.UsePreallocDo(nil, in...) }
+func (op *geluOp) Arity() int   { return 1 }
+func (op *geluOp) Type() hmType { return fnType(tv(), tv()) }
+func (op *geluOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (op *geluOp) DiffWRT(int) []bool                { return []bool{true} }
+func (op *geluOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 
 func (op *geluOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
 	dx, err := G.ApplyOp(&geluGradOp{opBase{"GELUGrad"}}, inputs[0], grad)
@@ -65,10 +67,12 @@ func (op *geluOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 // geluGradOp computes dx = g·(Φ(x) + x·φ(x)) from (x, g).
 type geluGradOp struct{ opBase }
 
-func (op *geluGradOp) Arity() int                                       { return 2 }
-func (op *geluGradOp) Type() hmType                                     { return fnType(tv(), tv(), tv()) }
-func (op *geluGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) { return in[0].(tensor.Shape).Clone(), nil }
-func (op *geluGradOp) Do(in ...G.Value) (G.Value, error)                { return op.UsePreallocDo(nil, in...) }
+func (op *geluGradOp) Arity() int   { return 2 }
+func (op *geluGradOp) Type() hmType { return fnType(tv(), tv(), tv()) }
+func (op *geluGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+func (op *geluGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 
 func (op *geluGradOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 	ds, err := denses(op.name, []string{"x", "grad"}, inputs)
