@@ -1,0 +1,451 @@
+package graph
+
+import (
+	"fmt"
+	"math"
+	"sync"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// maskedBias is the key-bias level at or below which a key counts as masked: such a bias
+// swallows any realistic score (float32 min is −3.4e38), so a batch element whose keys are
+// all masked attends uniformly and its output no longer depends on q or k.
+const maskedBias = -1e30
+
+// Attention is multi-head scaled dot-product attention: q, k, v (B,S,D); heads divides D, dh = D/heads, head h uses columns [h·dh,(h+1)·dh);
+// scores = (Q_h·K_hᵀ) / sqrt(dh)  (DIVIDE, as PyTorch does) + keyBias[b, key] (keyBias (B,S) additive, may hold -3.4028234663852886e38 = float32 min; nil = no bias);
+// P = softmax over keys (max-subtracted, so a row whose keys are all masked becomes uniform, not NaN); out = P·V_h, heads concatenated back → (B,S,D).
+// Gradients to q, k, v (not keyBias). Compute all three in one backward kernel (e.g. one op producing a packed (3,B,S,D) tensor plus cheap selection ops), not three recomputations.
+//
+// When every key of a batch element is masked (bias ≤ −1e30) the scores are absorbed by the
+// bias, so that element's output is the mean of its values and q, k receive zero gradient
+// from it (the exact derivative of what is computed).
+func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
+	const name = "Attention"
+	var shapes [3]tensor.Shape
+	for i, n := range []*G.Node{q, k, v} {
+		arg := []string{"q", "k", "v"}[i]
+		s, err := shapeOf(n, name, arg)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkFloat(n, name, arg); err != nil {
+			return nil, err
+		}
+		if err := checkSameDtype(q, n, name, "q", arg); err != nil {
+			return nil, err
+		}
+		if s.Dims() != 3 {
+			return nil, fmt.Errorf("graph: %s: %s must be (B,S,D), got shape %v", name, arg, s)
+		}
+		shapes[i] = s
+	}
+	if !shapes[1].Eq(shapes[0]) {
+		return nil, fmt.Errorf("graph: %s: k shape %v != q shape %v", name, shapes[1], shapes[0])
+	}
+	if !shapes[2].Eq(shapes[0]) {
+		return nil, fmt.Errorf("graph: %s: v shape %v != q shape %v", name, shapes[2], shapes[0])
+	}
+	b, s, d := shapes[0][0], shapes[0][1], shapes[0][2]
+	if heads < 1 || d%heads != 0 {
+		return nil, fmt.Errorf("graph: %s: heads %d does not divide model dim %d (q shape %v)", name, heads, d, shapes[0])
+	}
+	children := []*G.Node{q, k, v}
+	if keyBias != nil {
+		bs := keyBias.Shape()
+		if err := checkSameDtype(q, keyBias, name, "q", "keyBias"); err != nil {
+			return nil, err
+		}
+		if bs.Dims() != 2 || bs[0] != b || bs[1] != s {
+			return nil, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d) for q shape %v", name, bs, b, s, shapes[0])
+		}
+		children = append(children, keyBias)
+	}
+	op := &attnOp{
+		opBase:  opBase{fmt.Sprintf("Attention{heads=%d,bias=%t}", heads, keyBias != nil)},
+		heads:   heads,
+		hasBias: keyBias != nil,
+		state:   &attnState{},
+	}
+	n, err := G.ApplyOp(op, children...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// attnState carries the softmax probabilities from the forward kernel to the backward
+// kernel of the same node, saving one S×S GEMM and softmax per head in the backward pass.
+// The stash is only trusted if it was produced for the very output buffer the backward op
+// receives; otherwise the backward kernel recomputes the probabilities.
+type attnState struct {
+	mu     sync.Mutex
+	keep   bool  // set once a gradient exists, so forward-only graphs keep no stash
+	p32    []float32
+	p64    []float64
+	outPtr uintptr // address of the output buffer the stash belongs to
+}
+
+type attnOp struct {
+	opBase
+	heads   int
+	hasBias bool
+	state   *attnState
+}
+
+func (op *attnOp) Arity() int {
+	if op.hasBias {
+		return 4
+	}
+	return 3
+}
+
+func (op *attnOp) Type() hmType {
+	if op.hasBias {
+		return fnType(tt(3), tt(3), tt(3), tt(2), tt(3))
+	}
+	return fnType(tt(3), tt(3), tt(3), tt(3))
+}
+
+func (op *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+
+func (op *attnOp) DiffWRT(n int) []bool {
+	r := make([]bool, n)
+	for i := 0; i < n && i < 3; i++ {
+		r[i] = true
+	}
+	return r
+}
+
+func (op *attnOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+
+func (op *attnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
+	op.state.mu.Lock()
+	op.state.keep = true
+	op.state.mu.Unlock()
+	children := append(append(G.Nodes{}, inputs...), output, grad)
+	gop := &attnGradOp{opBase: opBase{fmt.Sprintf("AttentionGrad{heads=%d,bias=%t}", op.heads, op.hasBias)}, fwd: op}
+	packed, err := G.ApplyOp(gop, children...)
+	if err != nil {
+		return nil, fmt.Errorf("graph: Attention grad: %w", err)
+	}
+	res := make(G.Nodes, len(inputs))
+	for i := 0; i < 3; i++ {
+		if res[i], err = G.ApplyOp(&pickOp{opBase{fmt.Sprintf("Pick{%d}", i)}, i}, packed); err != nil {
+			return nil, fmt.Errorf("graph: Attention grad pick %d: %w", i, err)
+		}
+	}
+	return res, nil
+}
+
+// attnDims holds the runtime sizes shared by the kernels.
+type attnDims struct{ b, s, d, h, dh int }
+
+func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*tensor.Dense, []*tensor.Dense, attnDims, error) {
+	names := []string{"q", "k", "v"}
+	if op.hasBias {
+		names = append(names, "keyBias")
+	}
+	nIn := len(names)
+	names = append(names, extra...)
+	ds, err := denses(name, names, inputs)
+	if err != nil {
+		return nil, nil, attnDims{}, err
+	}
+	qs := ds[0].Shape()
+	if qs.Dims() != 3 || !ds[1].Shape().Eq(qs) || !ds[2].Shape().Eq(qs) {
+		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: q %v, k %v, v %v must share a (B,S,D) shape", name, qs, ds[1].Shape(), ds[2].Shape())
+	}
+	dm := attnDims{b: qs[0], s: qs[1], d: qs[2], h: op.heads, dh: qs[2] / op.heads}
+	if op.hasBias && ds[3].Shape().TotalSize() != dm.b*dm.s {
+		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d)", name, ds[3].Shape(), dm.b, dm.s)
+	}
+	for _, t := range ds[1:] {
+		if t.Dtype() != ds[0].Dtype() && t.Dtype() != tensor.Int64 {
+			return nil, nil, attnDims{}, fmt.Errorf("graph: %s: mixed dtypes %v and %v", name, ds[0].Dtype(), t.Dtype())
+		}
+	}
+	return ds[:nIn], ds[nIn:], dm, nil
+}
+
+func (op *attnOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
+	ins, _, dm, err := op.unpack(op.name, inputs)
+	if err != nil {
+		return nil, err
+	}
+	out, _ := outTensor(p, ins[0].Dtype(), ins[0].Shape())
+	op.state.mu.Lock()
+	defer op.state.mu.Unlock()
+	switch out.Dtype() {
+	case tensor.Float32:
+		var stash []float32
+		if op.state.keep {
+			op.state.p32 = growTo(op.state.p32, dm.b*dm.h*dm.s*dm.s)
+			stash = op.state.p32
+		}
+		attnForward(ins, sliceOf[float32](out), stash, dm)
+	case tensor.Float64:
+		var stash []float64
+		if op.state.keep {
+			op.state.p64 = growTo(op.state.p64, dm.b*dm.h*dm.s*dm.s)
+			stash = op.state.p64
+		}
+		attnForward(ins, sliceOf[float64](out), stash, dm)
+	default:
+		return nil, fmt.Errorf("graph: Attention: unsupported dtype %v", out.Dtype())
+	}
+	op.state.outPtr = 0
+	if op.state.keep {
+		op.state.outPtr = firstByte(out)
+	}
+	return out, nil
+}
+
+// firstByte identifies a tensor's backing buffer (Go's GC does not move heap objects).
+func firstByte(d *tensor.Dense) uintptr { return d.Uintptr() }
+
+func growTo[T float](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
+// biasOf returns the key bias row data (or nil) and which batch elements have all keys masked.
+func biasOf[T float](ins []*tensor.Dense, dm attnDims) ([]T, []bool) {
+	allMasked := make([]bool, dm.b)
+	if len(ins) < 4 {
+		return nil, allMasked
+	}
+	bias := sliceOf[T](ins[3])
+	for b := 0; b < dm.b; b++ {
+		all := true
+		for _, v := range bias[b*dm.s : (b+1)*dm.s] {
+			if float64(v) > maskedBias {
+				all = false
+				break
+			}
+		}
+		allMasked[b] = all
+	}
+	return bias, allMasked
+}
+
+// attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head).
+func attnProbs[T float](q, k, bias, p []T, b, h int, dm attnDims) {
+	off := b*dm.s*dm.d + h*dm.dh
+	gemm(false, true, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, k[off:], dm.d, 0, p, dm.s)
+	scale := T(math.Sqrt(float64(dm.dh)))
+	var brow []T
+	if bias != nil {
+		brow = bias[b*dm.s : (b+1)*dm.s]
+	}
+	for i := 0; i < dm.s; i++ {
+		row := p[i*dm.s : (i+1)*dm.s]
+		mx := T(math.Inf(-1))
+		for j := range row {
+			v := row[j] / scale
+			if brow != nil {
+				v += brow[j]
+			}
+			row[j] = v
+			if v > mx {
+				mx = v
+			}
+		}
+		if math.IsInf(float64(mx), -1) {
+			u := 1 / T(dm.s)
+			for j := range row {
+				row[j] = u
+			}
+			continue
+		}
+		softmaxRow(row, mx)
+	}
+}
+
+// softmaxRow replaces row with exp(row−mx)/Σexp(row−mx).
+func softmaxRow[T float](row []T, mx T) {
+	var sum float64
+	for j, v := range row {
+		e := expT(v - mx)
+		row[j] = e
+		sum += float64(e)
+	}
+	inv := T(1 / sum)
+	for j := range row {
+		row[j] *= inv
+	}
+}
+
+func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
+	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
+	bias, _ := biasOf[T](ins, dm)
+	ss := dm.s * dm.s
+	var scratch [][]T
+	if stash == nil {
+		scratch = make([][]T, numWorkers())
+	}
+	parWorkers(dm.b*dm.h, 4*ss*dm.dh, func(w, item int) {
+		b, h := item/dm.h, item%dm.h
+		var p []T
+		if stash != nil {
+			p = stash[item*ss : (item+1)*ss]
+		} else {
+			if scratch[w] == nil {
+				scratch[w] = make([]T, ss)
+			}
+			p = scratch[w]
+		}
+		attnProbs(q, k, bias, p, b, h, dm)
+		off := b*dm.s*dm.d + h*dm.dh
+		gemm(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
+	})
+}
+
+// attnGradOp computes the packed gradients (3,B,S,D) = (dq, dk, dv) from
+// (q, k, v, [keyBias], out, dOut).
+type attnGradOp struct {
+	opBase
+	fwd *attnOp
+}
+
+func (op *attnGradOp) Arity() int { return op.fwd.Arity() + 2 }
+func (op *attnGradOp) Type() hmType {
+	if op.fwd.hasBias {
+		return fnType(tt(3), tt(3), tt(3), tt(2), tt(3), tt(3), tt(4))
+	}
+	return fnType(tt(3), tt(3), tt(3), tt(3), tt(3), tt(4))
+}
+func (op *attnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s := in[0].(tensor.Shape)
+	return tensor.Shape{3, s[0], s[1], s[2]}, nil
+}
+func (op *attnGradOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+
+func (op *attnGradOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
+	ins, extra, dm, err := op.fwd.unpack(op.name, inputs, "output", "grad")
+	if err != nil {
+		return nil, err
+	}
+	outv, dout := extra[0], extra[1]
+	if dout.Shape().TotalSize() != dm.b*dm.s*dm.d {
+		return nil, fmt.Errorf("graph: AttentionGrad: grad shape %v != q shape %v", dout.Shape(), ins[0].Shape())
+	}
+	res, _ := outTensor(p, ins[0].Dtype(), tensor.Shape{3, dm.b, dm.s, dm.d})
+	st := op.fwd.state
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	valid := st.outPtr != 0 && st.outPtr == firstByte(outv)
+	switch res.Dtype() {
+	case tensor.Float32:
+		var stash []float32
+		if valid && len(st.p32) == dm.b*dm.h*dm.s*dm.s {
+			stash = st.p32
+		}
+		attnBackward(ins, sliceOf[float32](dout), stash, sliceOf[float32](res), dm)
+	case tensor.Float64:
+		var stash []float64
+		if valid && len(st.p64) == dm.b*dm.h*dm.s*dm.s {
+			stash = st.p64
+		}
+		attnBackward(ins, sliceOf[float64](dout), stash, sliceOf[float64](res), dm)
+	default:
+		return nil, fmt.Errorf("graph: AttentionGrad: unsupported dtype %v", res.Dtype())
+	}
+	return res, nil
+}
+
+func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDims) {
+	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
+	bias, allMasked := biasOf[T](ins, dm)
+	n := dm.b * dm.s * dm.d
+	dq, dk, dv := res[:n], res[n:2*n], res[2*n:]
+	ss := dm.s * dm.s
+	nw := numWorkers()
+	dps := make([][]T, nw)
+	ps := make([][]T, nw)
+	scale := T(math.Sqrt(float64(dm.dh)))
+	parWorkers(dm.b*dm.h, 8*ss*dm.dh, func(w, item int) {
+		b, h := item/dm.h, item%dm.h
+		off := b*dm.s*dm.d + h*dm.dh
+		var p []T
+		if stash != nil {
+			p = stash[item*ss : (item+1)*ss]
+		} else {
+			if ps[w] == nil {
+				ps[w] = make([]T, ss)
+			}
+			p = ps[w]
+			attnProbs(q, k, bias, p, b, h, dm)
+		}
+		if dps[w] == nil {
+			dps[w] = make([]T, ss)
+		}
+		dp := dps[w]
+		// dV_h = Pᵀ·dO_h
+		gemm(true, false, dm.s, dm.dh, dm.s, 1, p, dm.s, dout[off:], dm.d, 0, dv[off:], dm.d)
+		if allMasked[b] {
+			for i := 0; i < dm.s; i++ {
+				clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
+				clear(dk[off+i*dm.d : off+i*dm.d+dm.dh])
+			}
+			return
+		}
+		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
+		gemm(false, true, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, v[off:], dm.d, 0, dp, dm.s)
+		for i := 0; i < dm.s; i++ {
+			pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
+			var dot float64
+			for j, pv := range pr {
+				dot += float64(pv) * float64(dr[j])
+			}
+			dt := T(dot)
+			for j, pv := range pr {
+				dr[j] = pv * (dr[j] - dt) / scale
+			}
+		}
+		// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
+		gemm(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
+		gemm(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)
+	})
+}
+
+// pickOp copies slice i of a packed (n, ...) gradient tensor out as (...).
+type pickOp struct {
+	opBase
+	i int
+}
+
+func (op *pickOp) Arity() int   { return 1 }
+func (op *pickOp) Type() hmType { return fnType(tt(4), tt(3)) }
+func (op *pickOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape)[1:].Clone(), nil
+}
+func (op *pickOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
+func (op *pickOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
+	ds, err := denses(op.name, []string{"packed"}, inputs)
+	if err != nil {
+		return nil, err
+	}
+	src := ds[0]
+	s := src.Shape()[1:].Clone()
+	n := s.TotalSize()
+	out, _ := outTensor(p, src.Dtype(), s)
+	switch src.Dtype() {
+	case tensor.Float32:
+		copy(sliceOf[float32](out), sliceOf[float32](src)[op.i*n:(op.i+1)*n])
+	case tensor.Float64:
+		copy(sliceOf[float64](out), sliceOf[float64](src)[op.i*n:(op.i+1)*n])
+	default:
+		return nil, fmt.Errorf("graph: Pick: unsupported dtype %v", src.Dtype())
+	}
+	return out, nil
+}
+
+// expT is exp in the element type's precision.
+func expT[T float](x T) T { return T(math.Exp(float64(x))) }
