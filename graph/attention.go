@@ -82,7 +82,7 @@ func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
 // receives; otherwise the backward kernel recomputes the probabilities.
 type attnState struct {
 	mu     sync.Mutex
-	keep   bool  // set once a gradient exists, so forward-only graphs keep no stash
+	keep   bool // set once a gradient exists, so forward-only graphs keep no stash
 	p32    []float32
 	p64    []float64
 	outPtr uintptr // address of the output buffer the stash belongs to
