@@ -321,7 +321,7 @@ func TestReadImageColourModels(t *testing.T) {
 		return p
 	}
 	nrgba := image.NewNRGBA(image.Rect(0, 0, 2, 1))
-	nrgba.SetNRGBA(0, 0, color.NRGBA{10, 20, 30, 0})    // transparent: colour kept, alpha dropped
+	nrgba.SetNRGBA(0, 0, color.NRGBA{10, 20, 30, 0})     // transparent: colour kept, alpha dropped
 	nrgba.SetNRGBA(1, 0, color.NRGBA{200, 100, 50, 128}) // half transparent
 	gray := image.NewGray(image.Rect(0, 0, 2, 1))
 	gray.SetGray(0, 0, color.Gray{7})
