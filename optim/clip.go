@@ -16,11 +16,7 @@ func ClipGradNorm(params []Param, maxNorm float64) float64 {
 	spans, total := makeSpans(params)
 	partial := make([]float64, len(spans))
 	pl := pool{spans: spans, total: total, fn: func(i int, s span) {
-		sum := 0.0
-		for _, x := range params[s.param].Grad[s.lo:s.hi] {
-			sum += float64(x) * float64(x)
-		}
-		partial[i] = sum
+		partial[i] = sumSquares(params[s.param].Grad[s.lo:s.hi])
 	}}
 	pl.run()
 	sum := 0.0
@@ -47,4 +43,23 @@ func ClipGradNorm(params []Param, maxNorm float64) float64 {
 	}
 	pl.run()
 	return norm
+}
+
+// sumSquares uses four independent float64 accumulators so the loop is not
+// bound by the latency of one dependent addition chain; the order is fixed,
+// so the result is deterministic.
+func sumSquares(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a, b, c, d := float64(x[i]), float64(x[i+1]), float64(x[i+2]), float64(x[i+3])
+		s0 += a * a
+		s1 += b * b
+		s2 += c * c
+		s3 += d * d
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i]) * float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
 }
