@@ -212,6 +212,9 @@ func fillFolder(tmp string, names []string, files map[string]func(io.Writer) err
 	return nil
 }
 
+// exchange is exchangeDirs, replaceable in tests to exercise the fallback.
+var exchange = exchangeDirs
+
 // replaceDir moves the finished tmp folder to dir, replacing any previous
 // folder, and fsyncs the parent.
 func replaceDir(tmp, dir string) error {
@@ -222,7 +225,7 @@ func replaceDir(tmp, dir string) error {
 		}
 		return syncDir(parent)
 	}
-	if ok, err := exchangeDirs(tmp, dir); err != nil {
+	if ok, err := exchange(tmp, dir); err != nil {
 		return err
 	} else if ok {
 		// tmp now holds the previous folder.

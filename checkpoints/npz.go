@@ -362,30 +362,51 @@ var npzEpoch = time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)
 // C order, little endian, dtypes preserved (float32, float64, int64,
 // int32, uint8, bool; Go int is stored as int64).
 func WriteNPZ(path string, arrays map[string]*tensor.Dense) error {
+	names, err := checkNPZArrays(arrays)
+	if err != nil {
+		return fmt.Errorf("checkpoints: %s: %w", path, err)
+	}
+	return AtomicWriteFile(path, func(w io.Writer) error {
+		return encodeNPZNames(w, arrays, names)
+	})
+}
+
+// checkNPZArrays validates names and tensors and returns the sorted names.
+func checkNPZArrays(arrays map[string]*tensor.Dense) ([]string, error) {
 	names := make([]string, 0, len(arrays))
 	for name, a := range arrays {
 		if err := checkNPZName(name); err != nil {
-			return fmt.Errorf("checkpoints: %s: %w", path, err)
+			return nil, err
 		}
 		if _, _, err := denseData(a); err != nil {
-			return fmt.Errorf("checkpoints: %s: array %q: %w", path, name, err)
+			return nil, fmt.Errorf("array %q: %w", name, err)
 		}
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	return AtomicWriteFile(path, func(w io.Writer) error {
-		zw := zip.NewWriter(w)
-		for _, name := range names {
-			ew, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store, Modified: npzEpoch})
-			if err != nil {
-				return err
-			}
-			if err := writeNPY(ew, arrays[name]); err != nil {
-				return fmt.Errorf("array %q: %w", name, err)
-			}
+	return names, nil
+}
+
+func encodeNPZ(w io.Writer, arrays map[string]*tensor.Dense) error {
+	names, err := checkNPZArrays(arrays)
+	if err != nil {
+		return err
+	}
+	return encodeNPZNames(w, arrays, names)
+}
+
+func encodeNPZNames(w io.Writer, arrays map[string]*tensor.Dense, names []string) error {
+	zw := zip.NewWriter(w)
+	for _, name := range names {
+		ew, err := zw.CreateHeader(&zip.FileHeader{Name: name + ".npy", Method: zip.Store, Modified: npzEpoch})
+		if err != nil {
+			return err
 		}
-		return zw.Close()
-	})
+		if err := writeNPY(ew, arrays[name]); err != nil {
+			return fmt.Errorf("array %q: %w", name, err)
+		}
+	}
+	return zw.Close()
 }
 
 // checkNPZName rejects keys that would not survive the zip round trip or
