@@ -414,3 +414,13 @@ func TestWriteNPZRejectsBadNames(t *testing.T) {
 		t.Errorf("failed writes left %d files", len(entries))
 	}
 }
+
+func FuzzReadNPY(f *testing.F) {
+	f.Add(npyBytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", make([]byte, 8)))
+	f.Add(npyBytes("{'descr': '|b1', 'fortran_order': False, 'shape': (), }", []byte{1}))
+	f.Add(npyBytes("{'descr': '>i8', 'fortran_order': False, 'shape': (1, 1), }", make([]byte, 8)))
+	f.Add(npyBytes("{'descr': '<f8', 'fortran_order': True, 'shape': (3, 100000000000), }", nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = checkpoints.ReadNPY(b) // must not panic or allocate beyond len(b)
+	})
+}
