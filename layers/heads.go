@@ -1,0 +1,44 @@
+package layers
+
+import G "gorgonia.org/gorgonia"
+
+func registerMatchingHead(r *registry, c Config) {
+	r.linear("matching_head.pooler.dense", true, c.HiddenSize, c.HiddenSize)
+	r.linear("matching_head.fc", true, 1, c.HiddenSize)
+}
+
+func registerClassifier(r *registry, c Config) {
+	r.linear("classifier.0", true, 2*c.HiddenSize, c.HiddenSize)
+	r.layerNorm("classifier.1", 2*c.HiddenSize)
+	r.linear("classifier.3", true, c.NumLabels, 2*c.HiddenSize)
+}
+
+// matchingHead is TvltMatchingHead: tanh pooler on the CLS state, then one
+// logit (B, 1): does this audio belong to this video?
+func (bd *builder) matchingHead(last *G.Node) *G.Node {
+	cls := bd.cls(last)
+	if bd.err != nil {
+		return nil
+	}
+	pooled := bd.linear(cls, "matching_head.pooler.dense")
+	if bd.err != nil {
+		return nil
+	}
+	pooled = bd.ok(G.Tanh(pooled))
+	logit := bd.linear(pooled, "matching_head.fc")
+	return bd.reshape(logit, last.Shape()[0], 1)
+}
+
+// classifier is TvltForAudioVisualClassification's head on the CLS state:
+// Linear(D→2D) → LayerNorm → GELU → Linear(2D→num_labels); no pooler, as in HF.
+func (bd *builder) classifier(last *G.Node) *G.Node {
+	cls := bd.cls(last)
+	h := bd.linear(cls, "classifier.0")
+	h = bd.layerNorm(h, "classifier.1")
+	h = bd.gelu(h)
+	logits := bd.linear(h, "classifier.3")
+	if bd.err != nil {
+		return nil
+	}
+	return bd.reshape(logits, last.Shape()[0], bd.cfg.NumLabels)
+}

@@ -1,0 +1,98 @@
+package layers
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/tvlt-go/tvlt/graph"
+	"gorgonia.org/tensor"
+)
+
+// Kind selects which reference class a Model reproduces.
+type Kind int
+
+// The three HF TVLT model classes.
+const (
+	Base           Kind = iota // TvltModel: the encoder alone, names without prefix
+	Pretraining                // TvltForPreTraining: encoder (tvlt.) + matching head + MAE decoder
+	Classification             // TvltForAudioVisualClassification: encoder (tvlt.) + classifier
+)
+
+// String names the HF class of the kind.
+func (k Kind) String() string {
+	switch k {
+	case Base:
+		return "TvltModel"
+	case Pretraining:
+		return "TvltForPreTraining"
+	case Classification:
+		return "TvltForAudioVisualClassification"
+	}
+	return "Kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// KindFromArchitecture maps an HF architectures entry to a Kind.
+func KindFromArchitecture(arch string) (Kind, error) {
+	for _, k := range []Kind{Base, Pretraining, Classification} {
+		if k.String() == arch {
+			return k, nil
+		}
+	}
+	return 0, fmt.Errorf("layers: unknown architecture %q (want TvltModel, TvltForPreTraining or TvltForAudioVisualClassification)", arch)
+}
+
+// Model is one TVLT model: its config and its parameters under HF
+// state-dict names. Graphs are compiled from it per input shape (Compile).
+type Model struct {
+	Config Config
+	Kind   Kind
+	Params *graph.Store
+}
+
+// New builds a model of the given kind with freshly initialised parameters
+// (HF's scheme, seeded; see graph.InitOptions).
+func New(kind Kind, cfg Config, dtype tensor.Dtype, init graph.InitOptions) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if dtype != tensor.Float32 && dtype != tensor.Float64 {
+		return nil, fmt.Errorf("layers: dtype %v not supported (want Float32 or Float64)", dtype)
+	}
+	if kind == Pretraining && !cfg.TaskMatching && !cfg.TaskMAE {
+		return nil, fmt.Errorf("layers: TvltForPreTraining needs task_matching or task_mae")
+	}
+	m := &Model{Config: cfg, Kind: kind, Params: graph.NewStore(dtype)}
+	r := &registry{s: m.Params, std: cfg.InitializerRange}
+	switch kind {
+	case Base:
+		registerTvltModel(r, "", cfg)
+	case Pretraining:
+		if cfg.TaskMAE {
+			registerDecoder(r, cfg)
+		}
+		registerTvltModel(r, "tvlt.", cfg)
+		if cfg.TaskMatching {
+			registerMatchingHead(r, cfg)
+		}
+	case Classification:
+		registerTvltModel(r, "tvlt.", cfg)
+		registerClassifier(r, cfg)
+	default:
+		return nil, fmt.Errorf("layers: unknown model kind %d", kind)
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	m.Params.Initialize(init)
+	return m, nil
+}
+
+// EncoderPrefix is the state-dict prefix of the TvltModel part.
+func (m *Model) EncoderPrefix() string {
+	if m.Kind == Base {
+		return ""
+	}
+	return "tvlt."
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,183 @@
+package layers
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// feed turns a host batch into fresh tensors for every placeholder. Fresh
+// tensors each step matter: Gorgonia's TapeMachine may write into the
+// tensors bound to inputs.
+func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
+	c := p.m.Config
+	dt := p.m.Params.Dtype()
+	bs, t, _ := c.checkPixels("pixel_values", b.PixelValues)
+	_, ta, _ := c.checkAudio(b.AudioValues)
+	lp, la := t*c.PatchesPerFrame(), ta*c.FreqPatches()
+	f := map[string]*tensor.Dense{}
+
+	audio := c.patchifyAudio(b.AudioValues, dt, false)
+	var pm, am []float64
+	if b.PixelMask != nil {
+		pm = f64(b.PixelMask)
+	}
+	if b.AudioMask != nil {
+		am = f64(b.AudioMask)
+	}
+	if _, ok := p.inputs["pixels"]; ok {
+		f["pixels"] = c.patchifyPixels(b.PixelValues, dt)
+		f["audio"] = audio
+		if pm != nil && am != nil {
+			f["key_bias"] = keyBias(pm, am, bs, lp, la, dt)
+		}
+		if _, ok := p.inputs["labels"]; ok {
+			y, err := p.labels(b.Labels, bs)
+			if err != nil {
+				return nil, err
+			}
+			f["labels"] = y
+		}
+	}
+	if _, ok := p.inputs["matching_pixels"]; ok {
+		_, tm, _ := c.checkPixels("pixel_values_mixed", b.PixelValuesMixed)
+		f["matching_pixels"] = c.patchifyPixels(b.PixelValuesMixed, dt)
+		f["matching_audio"] = audio
+		if b.PixelMaskMixed != nil && am != nil {
+			f["matching_key_bias"] = keyBias(f64(b.PixelMaskMixed), am, bs, tm*c.PatchesPerFrame(), la, dt)
+		}
+		f["matching_labels"] = newDense(dt, f64(b.MatchingLabels), bs, 1)
+	}
+	if _, ok := p.inputs["mae_pixels"]; ok {
+		mp, err := replayMasking("pixel", b.PixelIDsShuffle, b.PixelLenKeep, bs, lp, b.PixelMask)
+		if err != nil {
+			return nil, err
+		}
+		ma, err := replayMasking("audio", b.AudioIDsShuffle, b.AudioLenKeep, bs, la, b.AudioMask)
+		if err != nil {
+			return nil, err
+		}
+		f["mae_pixels"] = c.patchifyPixels(b.PixelValues, dt)
+		f["mae_audio"] = audio
+		f["mae_pixel_keep"] = newInts(mp.keep, bs, mp.k)
+		f["mae_audio_keep"] = newInts(ma.keep, bs, ma.k)
+		if mp.kept != nil && ma.kept != nil {
+			f["mae_key_bias"] = keyBias(mp.kept, ma.kept, bs, mp.k, ma.k, dt)
+		}
+		f["pixel_ids_restore"] = newInts(mp.restore, bs, lp)
+		f["audio_ids_restore"] = newInts(ma.restore, bs, la)
+		f["pixel_label_masks"] = newDense(dt, mp.label, bs, lp)
+		f["audio_label_masks"] = newDense(dt, ma.label, bs, la)
+		f["pixel_patch_targets"] = c.pixelTargets(b.PixelValues, dt)
+		f["audio_patch_targets"] = c.patchifyAudio(b.AudioValues, dt, true)
+	}
+	for name := range p.inputs {
+		if _, ok := f[name]; !ok {
+			return nil, fmt.Errorf("layers: batch does not fit the compiled program: no value for %s", name)
+		}
+	}
+	return f, nil
+}
+
+func (p *Program) labels(y *tensor.Dense, bs int) (*tensor.Dense, error) {
+	c := p.m.Config
+	if y == nil {
+		return nil, fmt.Errorf("layers: labels are missing")
+	}
+	if c.LossType == "regression" {
+		if s := y.Shape(); s.Dims() != 2 || s[0] != bs || s[1] != c.NumLabels {
+			return nil, fmt.Errorf("layers: regression labels have shape %v, want (%d, %d)", s, bs, c.NumLabels)
+		}
+		return newDense(p.m.Params.Dtype(), f64(y), bs, c.NumLabels), nil
+	}
+	ids, err := ints(y)
+	if err != nil {
+		return nil, fmt.Errorf("layers: classification labels: %w", err)
+	}
+	if len(ids) != bs {
+		return nil, fmt.Errorf("layers: classification labels have shape %v, want (%d)", y.Shape(), bs)
+	}
+	for i, v := range ids {
+		if v < 0 || int(v) >= c.NumLabels {
+			return nil, fmt.Errorf("layers: label %d of example %d is outside [0, num_labels=%d)", v, i, c.NumLabels)
+		}
+	}
+	return newInts(ids, bs), nil
+}
+
+// Run executes the program on a batch with the signature it was compiled
+// for; with Options.Train the gradients are then available from Grads.
+func (p *Program) Run(b *Batch) (res *Result, err error) {
+	sig, err := p.m.Signature(b)
+	if err != nil {
+		return nil, err
+	}
+	if sig != p.sig {
+		return nil, fmt.Errorf("layers: batch signature %q does not match the compiled %q", sig, p.sig)
+	}
+	feed, err := p.feed(b)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("layers: running %s: %v", p.sig, r)
+		}
+	}()
+	p.vm.Reset()
+	for name, n := range p.inputs {
+		if err := G.Let(n, feed[name]); err != nil {
+			return nil, fmt.Errorf("layers: binding %s: %w", name, err)
+		}
+	}
+	for _, v := range p.reads {
+		*v = nil
+	}
+	if err := p.vm.RunAll(); err != nil {
+		return nil, fmt.Errorf("layers: running %s: %w", p.sig, err)
+	}
+	res = &Result{Outputs: map[string]*tensor.Dense{}}
+	for name, v := range p.reads {
+		res.Outputs[name] = valueDense(*v)
+	}
+	return res, nil
+}
+
+// valueDense copies a Gorgonia value into a float64 tensor.
+func valueDense(v G.Value) *tensor.Dense {
+	switch x := v.(type) {
+	case *G.F32:
+		return tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{float64(*x)}))
+	case *G.F64:
+		return tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{float64(*x)}))
+	case *tensor.Dense:
+		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(append([]float64(nil), f64(x)...)))
+	}
+	return nil
+}
+
+// Grads returns the gradient of the loss for every parameter the graph
+// uses, keyed by HF name. The tensors belong to the machine and are
+// overwritten by the next Run.
+func (p *Program) Grads() (map[string]*tensor.Dense, error) {
+	if !p.opts.Train {
+		return nil, fmt.Errorf("layers: program was compiled without Train")
+	}
+	out := make(map[string]*tensor.Dense, len(p.params))
+	for _, n := range p.params {
+		g, err := n.Grad()
+		if err != nil {
+			return nil, fmt.Errorf("layers: gradient of %s: %w", n.Name(), err)
+		}
+		d, ok := g.(*tensor.Dense)
+		if !ok {
+			return nil, fmt.Errorf("layers: gradient of %s is %T", n.Name(), g)
+		}
+		out[n.Name()] = d
+	}
+	return out, nil
+}
+
+// ParamNames lists the parameters this program reads (and differentiates).
+func (p *Program) ParamNames() []string { return p.binder.Names() }
