@@ -3,8 +3,10 @@ package checkpoints_test
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -530,5 +532,71 @@ func TestZeroSizeTensor(t *testing.T) {
 	defer sf.Close()
 	if _, err := sf.Float32("e"); err == nil || !strings.Contains(err.Error(), `tensor "e": shape [0 3] has no elements`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestF16MatchesNumpy writes F16 and F32 safetensors files and has numpy,
+// parsing the format independently, compare our half-precision rounding
+// with numpy's astype(float16) on values covering normals, subnormals,
+// ties and overflow.
+func TestF16MatchesNumpy(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("skipping: %s cannot import numpy (%v); install python3-numpy to run this test", py, err)
+	}
+	var vals []float32
+	for e := -27; e <= 17; e++ {
+		for _, m := range []float64{1, 1.0004882812, 1.00048828125, 1.0009765625, 1.00146484375, 1.3, 1.99951171875, 1.9997} {
+			vals = append(vals, float32(math.Ldexp(m, e)), float32(-math.Ldexp(m, e)))
+		}
+	}
+	vals = append(vals, 0, 65504, 65519.99, 65520, float32(math.Inf(1)))
+	ts := map[string]*tensor.Dense{"v": tensor.New(tensor.WithShape(len(vals)), tensor.WithBacking(vals))}
+	dir := t.TempDir()
+	p16, p32 := filepath.Join(dir, "h.safetensors"), filepath.Join(dir, "f.safetensors")
+	if err := checkpoints.WriteSafetensors(p16, ts, nil, checkpoints.WithF16()); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.WriteSafetensors(p32, ts, map[string]string{"format": "pt"}); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import json, struct, sys, numpy as np
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    assert (8 + n) % 8 == 0, "header not aligned"
+    h = json.loads(b[8:8+n])
+    out = {}
+    for k, v in h.items():
+        if k == "__metadata__":
+            continue
+        s, e = v["data_offsets"]
+        dt = {"F16": "<f2", "F32": "<f4"}[v["dtype"]]
+        out[k] = np.frombuffer(b[8+n+s:8+n+e], dtype=dt).reshape(v["shape"])
+    return out, h.get("__metadata__")
+h, _ = load(sys.argv[1])
+f, meta = load(sys.argv[2])
+want = f["v"].astype(np.float16)
+bad = np.nonzero(want.view(np.uint16) != h["v"].view(np.uint16))[0]
+print(json.dumps({"n": int(want.size), "bad": [[float(f["v"][i]), int(h["v"].view(np.uint16)[i]), int(want.view(np.uint16)[i])] for i in bad[:5]], "meta": meta}))
+`
+	cmd := exec.Command(py, "-W", "ignore", "-c", script, p16, p32)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("python failed: %v\n%s%s", err, raw, stderr.Bytes())
+	}
+	var got struct {
+		N    int               `json:"n"`
+		Bad  [][3]float64      `json:"bad"`
+		Meta map[string]string `json:"meta"`
+	}
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	if got.N != len(vals) || len(got.Bad) != 0 || got.Meta["format"] != "pt" {
+		t.Fatalf("numpy: %d values, mismatches (value, ours, numpy's bits) %v, metadata %v", got.N, got.Bad, got.Meta)
 	}
 }
