@@ -148,7 +148,7 @@ func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 	}
 	clips := make([]Clip, o.Clips)
 	img := image.NewRGBA(image.Rect(0, 0, o.Width, o.Height))
-	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: &pngPool{}}
 	for i := 0; i < o.Clips; i++ {
 		a := demoAttrs(o, i)
 		id := fmt.Sprintf("demo_%04d", i)
@@ -274,6 +274,12 @@ func demoAudio(o DemoOptions, a demoClip, noise *rand.Rand) []float32 {
 	return out
 }
 
+// pngPool reuses one encoder buffer (the flate state is ~1 MB per PNG otherwise).
+type pngPool struct{ b *png.EncoderBuffer }
+
+func (p *pngPool) Get() *png.EncoderBuffer  { return p.b }
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.b = b }
+
 func writePNG(path string, img image.Image, enc *png.Encoder) error {
 	f, err := os.Create(path)
 	if err != nil {
@@ -296,39 +302,27 @@ func writePNG(path string, img image.Image, enc *png.Encoder) error {
 
 // writeWAV16 writes mono 16-bit PCM; it keeps the demo generator free of other packages.
 func writeWAV16(path string, x []float32, rate int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("data: demo: %w", err)
-	}
-	w := bufio.NewWriter(f)
 	dataLen := uint32(2 * len(x))
-	hdr := make([]byte, 44)
-	copy(hdr[0:], "RIFF")
-	binary.LittleEndian.PutUint32(hdr[4:], 36+dataLen)
-	copy(hdr[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(hdr[16:], 16)
-	binary.LittleEndian.PutUint16(hdr[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(hdr[22:], 1) // mono
-	binary.LittleEndian.PutUint32(hdr[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(hdr[28:], uint32(rate*2))
-	binary.LittleEndian.PutUint16(hdr[32:], 2)
-	binary.LittleEndian.PutUint16(hdr[34:], 16)
-	copy(hdr[36:], "data")
-	binary.LittleEndian.PutUint32(hdr[40:], dataLen)
-	w.Write(hdr)
-	buf := make([]byte, 2)
-	for _, v := range x {
+	b := make([]byte, 44+2*len(x))
+	copy(b[0:], "RIFF")
+	binary.LittleEndian.PutUint32(b[4:], 36+dataLen)
+	copy(b[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(b[16:], 16)
+	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(b[22:], 1) // mono
+	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(b[28:], uint32(rate*2))
+	binary.LittleEndian.PutUint16(b[32:], 2)
+	binary.LittleEndian.PutUint16(b[34:], 16)
+	copy(b[36:], "data")
+	binary.LittleEndian.PutUint32(b[40:], dataLen)
+	for i, v := range x {
 		s := math.Round(float64(v) * 32767)
 		s = math.Max(-32768, math.Min(32767, s))
-		binary.LittleEndian.PutUint16(buf, uint16(int16(s)))
-		w.Write(buf)
+		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(int16(s)))
 	}
-	if err := w.Flush(); err != nil {
-		f.Close()
-		return fmt.Errorf("data: demo: %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("data: demo: %s: %w", path, err)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return fmt.Errorf("data: demo: %w", err)
 	}
 	return nil
 }
