@@ -1,0 +1,136 @@
+package train
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/layers"
+	"gorgonia.org/tensor"
+)
+
+func dense(v []float32, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+}
+
+func ints64(v []int64, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
+}
+
+// toLayers converts a loader batch into the model's input. Matching and MAE
+// inputs are passed only when the model has those tasks enabled, and labels
+// only for fine-tuning models.
+func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
+	c := m.Config
+	B := b.Size()
+	lb := &layers.Batch{
+		PixelValues: dense(b.PixelValues, b.PixelShape[:]...),
+		PixelMask:   dense(b.PixelMask, b.PixelMaskShape[:]...),
+		AudioValues: dense(b.AudioValues, b.AudioShape[:]...),
+		AudioMask:   dense(b.AudioMask, b.AudioMaskShape[:]...),
+	}
+	switch m.Kind {
+	case layers.Pretraining:
+		if c.TaskMatching && b.PixelValuesMixed != nil {
+			lb.PixelValuesMixed = dense(b.PixelValuesMixed, b.PixelShape[:]...)
+			lb.PixelMaskMixed = dense(b.PixelMaskMixed, b.PixelMaskShape[:]...)
+			lb.MatchingLabels = dense(b.MatchingLabels, B, 1)
+		}
+		if c.TaskMAE && b.PixelIDsShuffle != nil {
+			lb.PixelIDsShuffle = ints64(b.PixelIDsShuffle, B, len(b.PixelIDsShuffle)/B)
+			lb.AudioIDsShuffle = ints64(b.AudioIDsShuffle, B, len(b.AudioIDsShuffle)/B)
+			lb.PixelLenKeep, lb.AudioLenKeep = b.PixelLenKeep, b.AudioLenKeep
+		}
+	case layers.Classification:
+		y, err := labelTensor(b, c)
+		if err != nil {
+			return nil, err
+		}
+		lb.Labels = y
+	}
+	return lb, nil
+}
+
+// labelTensor builds Int64 (B) class ids or float (B, num_labels) targets.
+func labelTensor(b *data.Batch, c layers.Config) (*tensor.Dense, error) {
+	B := b.Size()
+	if c.LossType == "regression" {
+		y := make([]float32, 0, B*c.NumLabels)
+		for i, l := range b.Labels {
+			switch {
+			case l.Kind == data.LabelScore && c.NumLabels == 1:
+				y = append(y, float32(l.Score))
+			case l.Kind == data.LabelMulti && len(l.Multi) == c.NumLabels:
+				for _, v := range l.Multi {
+					y = append(y, float32(v))
+				}
+			default:
+				return nil, fmt.Errorf("train: clip %s: regression needs a score (or %d numbers) as label, got a %s label", b.IDs[i], c.NumLabels, l.Kind)
+			}
+		}
+		return dense(y, B, c.NumLabels), nil
+	}
+	y := make([]int64, B)
+	for i, l := range b.Labels {
+		if l.Kind != data.LabelClass {
+			return nil, fmt.Errorf("train: clip %s: classification needs an integer class label, got a %s label", b.IDs[i], l.Kind)
+		}
+		if l.Class < 0 || l.Class >= c.NumLabels {
+			return nil, fmt.Errorf("train: clip %s: class %d is outside [0, num_labels=%d); set --num-labels", b.IDs[i], l.Class, c.NumLabels)
+		}
+		y[i] = int64(l.Class)
+	}
+	return ints64(y, B), nil
+}
+
+// retrievalBatch turns B clips into 2B matching pairs with in-batch
+// negatives: rows 0..B-1 are the true (audio i, video i) pairs, rows
+// B..2B-1 pair audio i with the video of clip (i+r) mod B for a shift r in
+// [1, B) drawn from (seed, step) — a derangement, so every negative is a
+// different clip of the same batch and the labels are balanced.
+func retrievalBatch(b *data.Batch, seed uint64, step int) (*layers.Batch, error) {
+	B := b.Size()
+	if B < 2 {
+		return nil, fmt.Errorf("train: retrieval needs batches of at least 2 clips for in-batch negatives, got %d", B)
+	}
+	r := 1 + rand.New(rand.NewPCG(seed, 0x5e7a11+uint64(step))).IntN(B-1)
+	vid := b.PixelShape[1] * b.PixelShape[2] * b.PixelShape[3] * b.PixelShape[4]
+	pm := b.PixelMaskShape[1]
+	aud := b.AudioShape[1] * b.AudioShape[2] * b.AudioShape[3]
+	am := b.AudioMaskShape[1]
+	pix := make([]float32, 2*B*vid)
+	pmask := make([]float32, 2*B*pm)
+	au := make([]float32, 2*B*aud)
+	amask := make([]float32, 2*B*am)
+	labels := make([]float32, 2*B)
+	for row := 0; row < 2*B; row++ {
+		a, v := row%B, row%B
+		if row >= B {
+			v = (a + r) % B
+		} else {
+			labels[row] = 1
+		}
+		copy(pix[row*vid:], b.PixelValues[v*vid:(v+1)*vid])
+		copy(pmask[row*pm:], b.PixelMask[v*pm:(v+1)*pm])
+		copy(au[row*aud:], b.AudioValues[a*aud:(a+1)*aud])
+		copy(amask[row*am:], b.AudioMask[a*am:(a+1)*am])
+	}
+	ps := b.PixelShape
+	as := b.AudioShape
+	return matchingBatch(pix, pmask, au, amask, labels,
+		[]int{2 * B, ps[1], ps[2], ps[3], ps[4]}, []int{2 * B, pm}, []int{2 * B, as[1], as[2], as[3]}, []int{2 * B, am}), nil
+}
+
+// matchingBatch assembles a matching-only pretraining input; the video is
+// given as both the (unused) MAE view and the matching view.
+func matchingBatch(pix, pmask, au, amask, labels []float32, ps, pms, as, ams []int) *layers.Batch {
+	return &layers.Batch{
+		PixelValues:      dense(pix, ps...),
+		PixelMask:        dense(pmask, pms...),
+		AudioValues:      dense(au, as...),
+		AudioMask:        dense(amask, ams...),
+		PixelValuesMixed: dense(append([]float32(nil), pix...), ps...),
+		PixelMaskMixed:   dense(append([]float32(nil), pmask...), pms...),
+		MatchingLabels:   dense(labels, ps[0], 1),
+	}
+}

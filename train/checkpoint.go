@@ -1,0 +1,194 @@
+package train
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/optim"
+	"gorgonia.org/tensor"
+)
+
+// State is trainer_state.json: everything besides weights and optimizer
+// moments that an exact resume needs, plus the run's bookkeeping.
+type State struct {
+	Task      Task    `json:"task"`
+	Step      int     `json:"step"`  // optimizer steps done
+	Epoch     int     `json:"epoch"` // loader position of the next micro-batch:
+	Batch     int     `json:"batch"` // batch Batch of epoch Epoch
+	Total     int     `json:"total_steps"`
+	Seed      uint64  `json:"seed"`
+	BatchSize int     `json:"batch_size"`
+	GradAccum int     `json:"grad_accum"`
+	Samples   int     `json:"samples_seen"`
+	Elapsed   float64 `json:"elapsed_s"`
+
+	BestMetric string             `json:"best_metric"`
+	BestValue  *float64           `json:"best_value,omitempty"`
+	BestStep   int                `json:"best_step,omitempty"`
+	Train      map[string]float64 `json:"train_metrics,omitempty"` // last logged
+	Eval       map[string]float64 `json:"eval_metrics,omitempty"`  // last evaluation
+}
+
+// Checkpoint is one checkpoint-<step> folder of a run.
+type Checkpoint struct {
+	Step int
+	Dir  string
+}
+
+// ListCheckpoints returns a run's checkpoint folders by increasing step.
+// Hidden temporaries of interrupted saves are not listed.
+func ListCheckpoints(run string) ([]Checkpoint, error) {
+	ents, err := os.ReadDir(run)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	var out []Checkpoint
+	for _, e := range ents {
+		n, ok := strings.CutPrefix(e.Name(), "checkpoint-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		step, err := strconv.Atoi(n)
+		if err != nil || step < 0 {
+			continue
+		}
+		out = append(out, Checkpoint{Step: step, Dir: filepath.Join(run, e.Name())})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Step < out[j].Step })
+	return out, nil
+}
+
+// ReadState reads a checkpoint's trainer_state.json.
+func ReadState(dir string) (State, error) {
+	var s State
+	buf, err := os.ReadFile(filepath.Join(dir, TrainerStateFile))
+	if err != nil {
+		return s, fmt.Errorf("train: %w", err)
+	}
+	if err := json.Unmarshal(buf, &s); err != nil {
+		return s, fmt.Errorf("train: %s: %w", filepath.Join(dir, TrainerStateFile), err)
+	}
+	return s, nil
+}
+
+func bytesWriter(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}
+}
+
+// saveCheckpoint writes checkpoint-<step>/ atomically (complete or absent).
+func (t *Trainer) saveCheckpoint() (string, error) {
+	dir := filepath.Join(t.opts.Out, fmt.Sprintf("checkpoint-%d", t.state.Step))
+	cfg, err := t.m.Config.Bytes()
+	if err != nil {
+		return "", fmt.Errorf("train: config: %w", err)
+	}
+	model, err := checkpoints.EncodeSafetensorsHeader(t.m.Params.Tensors(), map[string]string{"format": "pt"}, "F32")
+	if err != nil {
+		return "", fmt.Errorf("train: %s: %w", dir, err)
+	}
+	st := t.opt.State()
+	ot := make(map[string]*tensor.Dense, len(st.Tensors))
+	for k, v := range st.Tensors {
+		shape := st.Shapes[k]
+		if len(shape) == 0 {
+			shape = []int{1}
+		}
+		ot[k] = dense(v, shape...)
+	}
+	optEnc, err := checkpoints.EncodeSafetensorsHeader(ot, map[string]string{"step": strconv.Itoa(st.Step)}, "F32")
+	if err != nil {
+		return "", fmt.Errorf("train: %s: optimizer state: %w", dir, err)
+	}
+	t.state.Elapsed = t.log.seconds()
+	state, err := json.MarshalIndent(t.state, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("train: trainer state: %w", err)
+	}
+	err = checkpoints.WriteFolder(dir, map[string]func(io.Writer) error{
+		ConfigFile:       bytesWriter(cfg),
+		ModelFile:        model.Encode,
+		OptimizerFile:    optEnc.Encode,
+		TrainerStateFile: bytesWriter(append(state, '\n')),
+	})
+	if err != nil {
+		return "", fmt.Errorf("train: saving checkpoint: %w", err)
+	}
+	t.lastSaved = t.state.Step
+	return dir, t.rotate()
+}
+
+// rotate deletes checkpoints beyond the newest KeepLast, sparing the best.
+func (t *Trainer) rotate() error {
+	cks, err := ListCheckpoints(t.opts.Out)
+	if err != nil {
+		return err
+	}
+	for i, c := range cks {
+		if i >= len(cks)-t.opts.KeepLast || (t.state.BestValue != nil && c.Step == t.state.BestStep) {
+			continue
+		}
+		if err := os.RemoveAll(c.Dir); err != nil {
+			return fmt.Errorf("train: removing old checkpoint: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadCheckpoint restores weights, optimizer moments and trainer state.
+func (t *Trainer) loadCheckpoint(dir string) error {
+	if err := checkpoints.VerifyFolder(dir); err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	st, err := ReadState(dir)
+	if err != nil {
+		return err
+	}
+	if st.Task != t.opts.Task {
+		return fmt.Errorf("train: resume: %s is a %s run, not %s", dir, st.Task, t.opts.Task)
+	}
+	if st.Seed != t.opts.Seed || st.BatchSize != t.opts.BatchSize || st.GradAccum != t.opts.GradAccum {
+		return fmt.Errorf("train: resume: %s was trained with seed %d, batch size %d, grad accum %d; got %d, %d, %d (an exact resume needs the same)",
+			dir, st.Seed, st.BatchSize, st.GradAccum, t.opts.Seed, t.opts.BatchSize, t.opts.GradAccum)
+	}
+	cfgBuf, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	mine, _ := t.m.Config.Bytes()
+	if !bytes.Equal(bytes.TrimSpace(cfgBuf), bytes.TrimSpace(mine)) {
+		return fmt.Errorf("train: resume: %s has another model config than this run", dir)
+	}
+	weights, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	if err := t.m.Params.Load(weights); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", dir, err)
+	}
+	moments, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, OptimizerFile))
+	if err != nil {
+		return fmt.Errorf("train: resume: %w", err)
+	}
+	ost := optim.State{Step: st.Step, Tensors: map[string][]float32{}, Shapes: map[string][]int{}}
+	for k, v := range moments {
+		ost.Tensors[k] = v.Data().([]float32)
+		ost.Shapes[k] = v.Shape().Clone()
+	}
+	if err := t.opt.LoadState(ost); err != nil {
+		return fmt.Errorf("train: resume: %s: %w", dir, err)
+	}
+	t.state = st
+	t.lastSaved = st.Step
+	return nil
+}

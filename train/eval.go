@@ -1,0 +1,459 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/layers"
+)
+
+// EvalOptions configure Evaluate and Predict.
+type EvalOptions struct {
+	Task      Task   // "" = TaskOf(model)
+	BatchSize int    // clips (or retrieval pairs) per forward pass (8)
+	Seed      uint64 // matching negatives and MAE masks of pretraining evaluation
+	Workers   int
+	CacheDir  string
+}
+
+// programs caches one compiled graph per input signature.
+type programs struct {
+	m     *layers.Model
+	train bool
+	byKey map[string]*layers.Program
+}
+
+func newPrograms(m *layers.Model, train bool) *programs {
+	return &programs{m: m, train: train, byKey: map[string]*layers.Program{}}
+}
+
+func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error) {
+	sig, err := p.m.Signature(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	prog, ok := p.byKey[sig]
+	if !ok {
+		prog, err = p.m.Compile(b, layers.Options{Train: p.train})
+		if err != nil {
+			return nil, nil, fmt.Errorf("train: compiling %s: %w", sig, err)
+		}
+		p.byKey[sig] = prog
+	}
+	res, err := prog.Run(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("train: %w", err)
+	}
+	return prog, res, nil
+}
+
+func (p *programs) close() {
+	for _, prog := range p.byKey {
+		prog.Close()
+	}
+	p.byKey = map[string]*layers.Program{}
+}
+
+// Prediction is one clip's model output.
+type Prediction struct {
+	ID     string    `json:"id"`
+	Logits []float64 `json:"logits,omitempty"` // classification / regression outputs
+	Score  *float64  `json:"score,omitempty"`  // regression (one target) or matching logit of the clip's own pair
+	Label  any       `json:"label"`            // predicted class, sign class (regression) or match (bool)
+	Target any       `json:"target,omitempty"` // the manifest label, when present
+	// Retrieved is, for retrieval, the clip whose video scores highest with
+	// this clip's audio.
+	Retrieved string `json:"retrieved,omitempty"`
+}
+
+// evaluator holds the inference programs across evaluations of a run.
+type evaluator struct {
+	m     *layers.Model
+	opts  EvalOptions
+	progs *programs
+}
+
+func newEvaluator(m *layers.Model, opts EvalOptions) *evaluator {
+	if opts.Task == "" {
+		opts.Task = TaskOf(m)
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 8
+	}
+	return &evaluator{m: m, opts: opts, progs: newPrograms(m, false)}
+}
+
+// Evaluate computes the task's metrics over clips:
+//   - classification: loss, accuracy, macro_f1;
+//   - regression: loss, mae, pearson, binary_accuracy (sign, zero labels left
+//     out), binary_accuracy_with_zero;
+//   - pretrain: loss and the enabled task losses (pixel_mae_loss,
+//     audio_mae_loss, matching_loss) and matching_accuracy (logit > 0 vs the
+//     pair label), with negatives and masks drawn from Seed;
+//   - retrieval: a2v_r1/r5/r10 and v2a_r1/r5/r10 over the whole split (every
+//     audio against every video, scored by the matching logit), their mean
+//     recall_mean, and pair_accuracy (balanced over true and false pairs).
+func Evaluate(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalOptions) (map[string]float64, error) {
+	e := newEvaluator(m, opts)
+	defer e.progs.close()
+	met, _, err := e.run(ctx, clips, false)
+	return met, err
+}
+
+// Predict writes one JSON line per clip (id, logits or score, predicted
+// label, and the manifest label as target when present) and returns the
+// metrics of the same pass.
+func Predict(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalOptions, w io.Writer) (map[string]float64, error) {
+	e := newEvaluator(m, opts)
+	defer e.progs.close()
+	met, preds, err := e.run(ctx, clips, true)
+	if err != nil {
+		return nil, err
+	}
+	enc := json.NewEncoder(w)
+	for _, p := range preds {
+		if err := enc.Encode(p); err != nil {
+			return nil, fmt.Errorf("train: writing predictions: %w", err)
+		}
+	}
+	return met, nil
+}
+
+func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, error) {
+	neg := -1.0
+	if pretraining && e.m.Config.TaskMatching && len(clips) > 1 {
+		neg = 0.5
+	}
+	l, err := data.NewLoader(clips, ShapesFor(e.m.Config), data.LoaderOptions{
+		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
+		Pretraining: pretraining, NegativeRatio: neg, FixedShapes: true, CacheDir: e.opts.CacheDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: eval: %w", err)
+	}
+	return l, nil
+}
+
+// batches iterates an epoch-0 pass over a loader.
+func batches(ctx context.Context, l *data.Loader, fn func(*data.Batch) error) error {
+	it := l.Epoch(0)
+	defer it.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b, err := it.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("train: eval: %w", err)
+		}
+		if err := fn(b); err != nil {
+			return err
+		}
+	}
+}
+
+func (e *evaluator) run(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
+	if len(clips) == 0 {
+		return nil, nil, fmt.Errorf("train: eval: no clips")
+	}
+	switch e.opts.Task {
+	case TaskClassification, TaskRegression:
+		if e.m.Kind != layers.Classification {
+			return nil, nil, fmt.Errorf("train: eval: task %s needs a classification model, the checkpoint is %s", e.opts.Task, e.m.Kind)
+		}
+		return e.supervised(ctx, clips, keep)
+	case TaskPretrain:
+		if e.m.Kind != layers.Pretraining {
+			return nil, nil, fmt.Errorf("train: eval: task pretrain needs a TvltForPreTraining checkpoint, got %s", e.m.Kind)
+		}
+		return e.pretrain(ctx, clips, keep)
+	case TaskRetrieval:
+		if e.m.Kind != layers.Pretraining || !e.m.Config.TaskMatching {
+			return nil, nil, fmt.Errorf("train: eval: retrieval needs a TvltForPreTraining checkpoint with the matching head, got %s", e.m.Kind)
+		}
+		return e.retrieval(ctx, clips, keep)
+	}
+	return nil, nil, fmt.Errorf("train: eval: unknown task %q", e.opts.Task)
+}
+
+func labelOf(l data.Label) any {
+	switch l.Kind {
+	case data.LabelClass:
+		return l.Class
+	case data.LabelScore:
+		return l.Score
+	case data.LabelMulti:
+		return l.Multi
+	}
+	return nil
+}
+
+func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
+	l, err := e.loader(clips, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := e.m.Config
+	reg := c.LossType == "regression"
+	var lossSum float64
+	var n int
+	var predC, labC []int
+	var predR, labR []float64
+	var preds []Prediction
+	err = batches(ctx, l, func(b *data.Batch) error {
+		lb, err := toLayers(b, e.m)
+		if err != nil {
+			return err
+		}
+		_, res, err := e.progs.run(lb)
+		if err != nil {
+			return err
+		}
+		B := b.Size()
+		lossSum += res.Scalar("loss") * float64(B)
+		n += B
+		logits := res.Outputs["logits"].Data().([]float64)
+		k := c.NumLabels
+		for i := 0; i < B; i++ {
+			row := append([]float64(nil), logits[i*k:(i+1)*k]...)
+			p := Prediction{ID: b.IDs[i], Logits: row, Target: labelOf(b.Labels[i])}
+			if reg {
+				for j, v := range row {
+					predR = append(predR, v)
+					if b.Labels[i].Kind == data.LabelScore {
+						labR = append(labR, b.Labels[i].Score)
+					} else {
+						labR = append(labR, b.Labels[i].Multi[j])
+					}
+				}
+				s := row[0]
+				p.Score, p.Logits = &s, nil
+				if k > 1 {
+					p.Score, p.Logits = nil, row
+				}
+				p.Label = b0(row[0] > 0)
+			} else {
+				predC = append(predC, argmax(row))
+				labC = append(labC, b.Labels[i].Class)
+				p.Label = argmax(row)
+			}
+			if keep {
+				preds = append(preds, p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	met := map[string]float64{"loss": lossSum / float64(n)}
+	if reg {
+		met["mae"], _ = MeanAbsError(predR, labR)
+		met["pearson"], _ = Pearson(predR, labR)
+		met["binary_accuracy"], met["binary_accuracy_with_zero"], _ = BinaryAccuracyBySign(predR, labR)
+	} else {
+		met["accuracy"], _ = Accuracy(predC, labC)
+		met["macro_f1"], _ = MacroF1(predC, labC)
+	}
+	return met, preds, nil
+}
+
+func b0(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (e *evaluator) pretrain(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
+	l, err := e.loader(clips, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	sums := map[string]float64{}
+	var n, right, pairs int
+	var preds []Prediction
+	err = batches(ctx, l, func(b *data.Batch) error {
+		lb, err := toLayers(b, e.m)
+		if err != nil {
+			return err
+		}
+		_, res, err := e.progs.run(lb)
+		if err != nil {
+			return err
+		}
+		B := b.Size()
+		n += B
+		for _, k := range []string{"loss", "pixel_mae_loss", "audio_mae_loss", "matching_loss"} {
+			if _, ok := res.Outputs[k]; ok {
+				sums[k] += res.Scalar(k) * float64(B)
+			}
+		}
+		if t, ok := res.Outputs["matching_logits"]; ok {
+			logits := t.Data().([]float64)
+			for i := 0; i < B; i++ {
+				match := logits[i] > 0
+				if match == (b.MatchingLabels[i] == 1) {
+					right++
+				}
+				pairs++
+				if keep {
+					s := logits[i]
+					preds = append(preds, Prediction{ID: b.IDs[i], Score: &s, Label: match, Target: b.MatchingLabels[i] == 1})
+				}
+			}
+		} else if keep {
+			for i := 0; i < B; i++ {
+				preds = append(preds, Prediction{ID: b.IDs[i]})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	met := map[string]float64{}
+	for k, v := range sums {
+		met[k] = v / float64(n)
+	}
+	if pairs > 0 {
+		met["matching_accuracy"] = float64(right) / float64(pairs)
+	}
+	return met, preds, nil
+}
+
+// clipFeatures is one clip's decoded inputs, kept for pair scoring.
+type clipFeatures struct {
+	id                 string
+	pix, pmask, au, am []float32
+	label              data.Label
+}
+
+// retrieval scores every (audio i, video j) pair of the split with the
+// matching head: N² forward passes in batches (padded to one shape), which
+// is what the metric needs; it is meant for evaluation splits of hundreds
+// of clips, not tens of thousands.
+func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
+	l, err := e.loader(clips, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	var feats []clipFeatures
+	var ps [5]int
+	var pms, as, ams int
+	err = batches(ctx, l, func(b *data.Batch) error {
+		ps = b.PixelShape
+		vid := ps[1] * ps[2] * ps[3] * ps[4]
+		pms = b.PixelMaskShape[1]
+		as = b.AudioShape[1] * b.AudioShape[2] * b.AudioShape[3]
+		ams = b.AudioMaskShape[1]
+		for i := 0; i < b.Size(); i++ {
+			feats = append(feats, clipFeatures{
+				id: b.IDs[i], label: b.Labels[i],
+				pix:   b.PixelValues[i*vid : (i+1)*vid],
+				pmask: b.PixelMask[i*pms : (i+1)*pms],
+				au:    b.AudioValues[i*as : (i+1)*as],
+				am:    b.AudioMask[i*ams : (i+1)*ams],
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	N := len(feats)
+	score := make([][]float64, N)
+	for i := range score {
+		score[i] = make([]float64, N)
+	}
+	B := e.opts.BatchSize
+	vid := ps[1] * ps[2] * ps[3] * ps[4]
+	total := N * N
+	for start := 0; start < total; start += B {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		pix := make([]float32, B*vid)
+		pmask := make([]float32, B*pms)
+		au := make([]float32, B*as)
+		am := make([]float32, B*ams)
+		labels := make([]float32, B)
+		for r := 0; r < B; r++ {
+			k := min(start+r, total-1) // pad the last batch with the last pair
+			a, v := feats[k/N], feats[k%N]
+			copy(pix[r*vid:], v.pix)
+			copy(pmask[r*pms:], v.pmask)
+			copy(au[r*as:], a.au)
+			copy(am[r*ams:], a.am)
+			labels[r] = float32(b0(k/N == k%N))
+		}
+		lb := matchingBatch(pix, pmask, au, am, labels,
+			[]int{B, ps[1], ps[2], ps[3], ps[4]}, []int{B, pms}, []int{B, 1, as / e.m.Config.FrequencyLength, e.m.Config.FrequencyLength}, []int{B, ams})
+		_, res, err := e.progs.run(lb)
+		if err != nil {
+			return nil, nil, err
+		}
+		logits := res.Outputs["matching_logits"].Data().([]float64)
+		for r := 0; r < B && start+r < total; r++ {
+			k := start + r
+			score[k/N][k%N] = logits[r]
+		}
+	}
+	a2v, err := RecallAtK(score, []int{1, 5, 10})
+	if err != nil {
+		return nil, nil, err
+	}
+	v2a, _ := RecallAtK(transpose(score), []int{1, 5, 10})
+	met := map[string]float64{}
+	mean := 0.0
+	for _, k := range []int{1, 5, 10} {
+		met[fmt.Sprintf("a2v_r%d", k)] = a2v[k]
+		met[fmt.Sprintf("v2a_r%d", k)] = v2a[k]
+		mean += a2v[k] + v2a[k]
+	}
+	met["recall_mean"] = mean / 6
+	var pos, neg, npos, nneg float64
+	for i := range score {
+		for j, s := range score[i] {
+			if i == j {
+				npos++
+				if s > 0 {
+					pos++
+				}
+			} else {
+				nneg++
+				if s <= 0 {
+					neg++
+				}
+			}
+		}
+	}
+	met["pair_accuracy"] = 0.5 * pos / npos
+	if nneg > 0 {
+		met["pair_accuracy"] += 0.5 * neg / nneg
+	} else {
+		met["pair_accuracy"] *= 2
+	}
+	var preds []Prediction
+	if keep {
+		for i, f := range feats {
+			s := score[i][i]
+			best := argmax(score[i])
+			preds = append(preds, Prediction{ID: f.id, Score: &s, Label: s > 0, Target: labelOf(f.label), Retrieved: feats[best].id})
+		}
+	}
+	for k, v := range met {
+		if math.IsNaN(v) {
+			delete(met, k)
+		}
+	}
+	return met, preds, nil
+}

@@ -1,0 +1,269 @@
+package train
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/graph"
+	"github.com/tvlt-go/tvlt/layers"
+	"gorgonia.org/tensor"
+)
+
+// File names inside run and checkpoint folders.
+const (
+	ConfigFile       = "config.json"
+	ModelFile        = "model.safetensors"
+	OptimizerFile    = "optimizer.safetensors"
+	TrainerStateFile = "trainer_state.json"
+	MetricsFile      = "metrics.jsonl"
+)
+
+// Presets lists the built-in model sizes by name.
+var Presets = []string{"tiny", "small", "base-reduced", "base"}
+
+// Preset returns a named model configuration:
+//   - tiny: the golden test config (hidden 32, 2 layers, 32x32 images with 8x8
+//     patches, 2 frames, 64x32 spectrogram with 8x8 patches), for tests;
+//   - small: about 3M parameters on 4 frames of 32x32 and a 64x64
+//     spectrogram, trainable on 2 cores in minutes (the demo's model);
+//   - base-reduced: the reference's base widths with num_frames 1 and
+//     spectrogram_length 256;
+//   - base: the reference defaults (TvltConfig()).
+func Preset(name string) (layers.Config, error) {
+	c := layers.DefaultConfig()
+	switch name {
+	case "tiny":
+		c.ImageSize = [2]int{32, 32}
+		c.ImagePatchSize = [2]int{8, 8}
+		c.AudioPatchSize = [2]int{8, 8}
+		c.NumFrames = 2
+		c.SpectrogramLength = 64
+		c.FrequencyLength = 32
+		c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 32, 2, 4, 64
+		c.DecoderHiddenSize, c.DecoderNumHiddenLayers, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize = 16, 1, 2, 32
+	case "small":
+		c.ImageSize = [2]int{32, 32}
+		c.ImagePatchSize = [2]int{8, 8}
+		c.AudioPatchSize = [2]int{8, 8}
+		c.NumFrames = 4
+		c.SpectrogramLength = 64
+		c.FrequencyLength = 64
+		c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 192, 6, 4, 768
+		c.DecoderHiddenSize, c.DecoderNumHiddenLayers, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize = 96, 1, 4, 384
+	case "base-reduced":
+		c.NumFrames = 1
+		c.SpectrogramLength = 256
+	case "base":
+	default:
+		return layers.Config{}, fmt.Errorf("train: unknown preset %q (want %s)", name, strings.Join(Presets, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return layers.Config{}, fmt.Errorf("train: preset %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// ShapesFor derives the data loader's sizes from a model config.
+func ShapesFor(c layers.Config) data.Shapes {
+	s := data.DefaultShapes()
+	s.NumFrames = c.NumFrames
+	s.ImageH, s.ImageW = c.ImageSize[0], c.ImageSize[1]
+	s.PatchH, s.PatchW = c.ImagePatchSize[0], c.ImagePatchSize[1]
+	s.Channels = c.NumImageChannels
+	s.SpectrogramLength = c.SpectrogramLength
+	s.FrequencyLength = c.FrequencyLength
+	s.AudioPatchT, s.AudioPatchF = c.AudioPatchSize[0], c.AudioPatchSize[1]
+	s.PixelMaskRatio, s.AudioMaskRatio = c.PixelMaskRatio, c.AudioMaskRatio
+	s.AudioMaskType = c.AudioMaskType
+	return s
+}
+
+// NewModel builds a freshly initialised float32 model. Embeddings, CLS and
+// mask tokens start from N(0, 0.02) as in the original TVLT (HF leaves them
+// at zero, which slows early training).
+func NewModel(kind layers.Kind, cfg layers.Config, seed uint64) (*layers.Model, error) {
+	cfg.Architectures = []string{kind.String()}
+	m, err := layers.New(kind, cfg, tensor.Float32, graph.InitOptions{Seed: seed, EmbeddingStd: 0.02})
+	if err != nil {
+		return nil, fmt.Errorf("train: building %s: %w", kind, err)
+	}
+	return m, nil
+}
+
+// ResolveModelDir accepts a run folder or a checkpoint folder and returns the
+// folder holding config.json and model.safetensors. A run folder without a
+// final model (a run that was stopped) resolves to its newest checkpoint.
+func ResolveModelDir(dir string) (string, error) {
+	if fileExists(filepath.Join(dir, ModelFile)) && fileExists(filepath.Join(dir, ConfigFile)) {
+		return dir, nil
+	}
+	ck, err := ListCheckpoints(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(ck) == 0 {
+		return "", fmt.Errorf("train: %s: neither %s nor a checkpoint-* folder", dir, ModelFile)
+	}
+	return ck[len(ck)-1].Dir, nil
+}
+
+// LoadModel reads a model folder (run or checkpoint: config.json +
+// model.safetensors, checksums verified when recorded). The kind comes from
+// the config's architectures (TvltForPreTraining when absent).
+func LoadModel(dir string) (*layers.Model, error) {
+	dir, err := ResolveModelDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := layers.ReadConfig(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	kind := layers.Pretraining
+	if len(cfg.Architectures) > 0 {
+		if kind, err = layers.KindFromArchitecture(cfg.Architectures[0]); err != nil {
+			return nil, fmt.Errorf("train: %s: %w", dir, err)
+		}
+	}
+	if fileExists(filepath.Join(dir, checkpoints.ChecksumsFile)) {
+		if err := checkpoints.VerifyFile(dir, ModelFile); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	tensors, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	m, err := layers.New(kind, cfg, tensor.Float32, graph.InitOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("train: %s: %w", dir, err)
+	}
+	var missing []string
+	for _, n := range m.Params.Names() {
+		if _, ok := tensors[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("train: %s: %s lacks %d parameters of %s (first: %s)", dir, ModelFile, len(missing), kind, missing[0])
+	}
+	for n := range tensors {
+		if !m.Params.Has(n) {
+			delete(tensors, n)
+		}
+	}
+	if err := m.Params.Load(tensors); err != nil {
+		return nil, fmt.Errorf("train: %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// InitReport says what InitFrom did with each parameter.
+type InitReport struct {
+	Source  string   // the folder the weights came from
+	Loaded  []string // target names filled from the source
+	Fresh   []string // target names the source lacks (or has with another shape): kept as initialised
+	Ignored []string // source names the target does not use
+}
+
+// String summarises the report in one line.
+func (r InitReport) String() string {
+	s := fmt.Sprintf("init from %s: %d loaded, %d fresh, %d ignored", r.Source, len(r.Loaded), len(r.Fresh), len(r.Ignored))
+	if len(r.Fresh) > 0 {
+		s += " (fresh: " + abbreviate(r.Fresh, 4) + ")"
+	}
+	return s
+}
+
+func abbreviate(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:n], ", ") + fmt.Sprintf(", ... %d more", len(names)-n)
+}
+
+// InitFrom loads the weights of another model folder into m: encoder
+// parameters are matched across the TvltModel ("") and "tvlt." prefixes,
+// heads by their full name. Heads the source lacks, or has with another
+// shape (a classifier with a different num_labels), stay freshly
+// initialised; an encoder tensor with another shape is an error, since the
+// configs then disagree.
+func InitFrom(m *layers.Model, dir string) (InitReport, error) {
+	dir, err := ResolveModelDir(dir)
+	if err != nil {
+		return InitReport{}, err
+	}
+	src, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return InitReport{}, fmt.Errorf("train: init: %w", err)
+	}
+	srcPrefix := ""
+	for n := range src {
+		if strings.HasPrefix(n, "tvlt.") {
+			srcPrefix = "tvlt."
+			break
+		}
+	}
+	rep := InitReport{Source: dir}
+	used := map[string]bool{}
+	load := map[string]*tensor.Dense{}
+	tp := m.EncoderPrefix()
+	shapes := m.Params.Shapes()
+	for _, name := range m.Params.Names() {
+		key := name
+		encoder := strings.HasPrefix(name, tp) // every name of a TvltModel (tp "") is encoder
+		if encoder {
+			key = srcPrefix + strings.TrimPrefix(name, tp)
+		}
+		t, ok := src[key]
+		if !ok {
+			rep.Fresh = append(rep.Fresh, name)
+			continue
+		}
+		used[key] = true
+		if !sameInts(t.Shape(), shapes[name]) {
+			if encoder {
+				return rep, fmt.Errorf("train: init: %s: %s has shape %v, model expects %v (configs differ)", dir, key, []int(t.Shape()), shapes[name])
+			}
+			rep.Fresh = append(rep.Fresh, name)
+			continue
+		}
+		load[name] = t
+		rep.Loaded = append(rep.Loaded, name)
+	}
+	for n := range src {
+		if !used[n] {
+			rep.Ignored = append(rep.Ignored, n)
+		}
+	}
+	sort.Strings(rep.Ignored)
+	if len(rep.Loaded) == 0 {
+		return rep, fmt.Errorf("train: init: %s: no parameter of %s found in %s", dir, m.Kind, ModelFile)
+	}
+	if err := m.Params.Load(load); err != nil {
+		return rep, fmt.Errorf("train: init: %s: %w", dir, err)
+	}
+	return rep, nil
+}
+
+func sameInts(a tensor.Shape, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,474 @@
+// Package train runs TVLT pretraining (MAE + matching), fine-tuning
+// (classification, regression, retrieval) and evaluation: data loading,
+// AdamW with schedules and clipping, metrics, atomic checkpoints with exact
+// resume, and progress logging to the terminal and metrics.jsonl.
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/optim"
+)
+
+// ErrInterrupted is returned (wrapped) when the context is cancelled: a
+// checkpoint of the last completed step has been saved and --resume
+// continues from it.
+var ErrInterrupted = errors.New("training interrupted")
+
+// ErrNonFinite is returned (wrapped, naming the step) when the loss or the
+// gradient norm is NaN or infinite. Nothing is saved for that step, so the
+// newest checkpoint is the last good one.
+var ErrNonFinite = errors.New("non-finite loss")
+
+// Trainer runs one training job on one model.
+type Trainer struct {
+	m     *layers.Model
+	opts  Options
+	train []data.Clip
+	eval  []data.Clip
+
+	params    []optim.Param
+	opt       *optim.AdamW
+	sched     optim.Schedule
+	acc       *optim.Accumulator
+	progs     *programs
+	evaluator *evaluator
+	state     State
+	log       *logger
+	lastSaved int
+}
+
+// Summary is what a finished (or interrupted) run reports.
+type Summary struct {
+	Step       int
+	Total      int
+	Train      map[string]float64 // last logged training metrics
+	Eval       map[string]float64 // final evaluation (nil without eval clips)
+	BestMetric string
+	BestValue  float64
+	BestStep   int
+	Seconds    float64 // wall time of the whole run, across resumes
+	Checkpoint string  // newest checkpoint folder
+}
+
+// New prepares a run: m is the model to train (fresh, or initialised with
+// InitFrom), trainClips the training split and evalClips (may be empty) the
+// split evaluated every EvalEvery steps and at the end.
+func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Trainer, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	if want := opts.Task.Kind(); m.Kind != want {
+		return nil, fmt.Errorf("train: task %s trains a %s, got a %s model", opts.Task, want, m.Kind)
+	}
+	if len(trainClips) == 0 {
+		return nil, fmt.Errorf("train: no training clips")
+	}
+	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips}
+	prefix := m.EncoderPrefix()
+	for _, name := range m.Params.Names() {
+		if opts.FreezeEncoder && prefix != "" && strings.HasPrefix(name, prefix) {
+			continue
+		}
+		v := m.Params.Value(name)
+		val, ok := v.Data().([]float32)
+		if !ok {
+			return nil, fmt.Errorf("train: parameter %s is %v, the trainer needs float32", name, v.Dtype())
+		}
+		t.params = append(t.params, optim.Param{Name: name, Shape: v.Shape().Clone(), Value: val, Grad: make([]float32, len(val))})
+	}
+	if len(t.params) == 0 {
+		return nil, fmt.Errorf("train: nothing to train (every parameter frozen)")
+	}
+	cfg := optim.DefaultAdamWConfig()
+	cfg.WeightDecay = opts.WeightDecay
+	cfg.Groups = map[string]optim.Group{
+		optim.GroupDecay:   {LRScale: 1, WeightDecay: opts.WeightDecay},
+		optim.GroupNoDecay: {LRScale: 1, WeightDecay: 0},
+	}
+	opt, err := optim.NewAdamW(t.params, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	t.opt = opt
+	if opts.GradAccum > 1 {
+		if t.acc, err = optim.NewAccumulator(t.params); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
+	}
+	return t, nil
+}
+
+func (t *Trainer) loader() (*data.Loader, error) {
+	neg := -1.0
+	pre := t.opts.Task == TaskPretrain
+	if pre && t.m.Config.TaskMatching {
+		neg = 0.5
+	}
+	l, err := data.NewLoader(t.train, ShapesFor(t.m.Config), data.LoaderOptions{
+		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
+		DropLast: true, Pretraining: pre, NegativeRatio: neg, FixedShapes: true, CacheDir: t.opts.CacheDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if l.Len() == 0 {
+		return nil, fmt.Errorf("train: %d training clips do not fill one batch of %d", len(t.train), t.opts.BatchSize)
+	}
+	return l, nil
+}
+
+func (t *Trainer) schedule(total int) (optim.Schedule, error) {
+	o := t.opts
+	switch o.Schedule {
+	case "constant":
+		s := optim.Constant{Value: o.LR, Warmup: o.Warmup}
+		return s, s.Validate()
+	case "linear":
+		s := optim.WarmupLinear{Peak: o.LR, Warmup: o.Warmup, Total: total, Min: o.MinLR}
+		return s, s.Validate()
+	}
+	s := optim.WarmupCosine{Peak: o.LR, Warmup: o.Warmup, Total: total, Min: o.MinLR}
+	return s, s.Validate()
+}
+
+// Run trains until the step budget is spent, the context is cancelled
+// (checkpoint saved, ErrInterrupted) or the loss turns non-finite
+// (ErrNonFinite, nothing saved). At the end it evaluates, saves a final
+// checkpoint and writes config.json + model.safetensors into the run folder.
+func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
+	o := &t.opts
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	l, err := t.loader()
+	if err != nil {
+		return nil, err
+	}
+	perEpoch := l.Len() / o.GradAccum
+	if perEpoch == 0 {
+		return nil, fmt.Errorf("train: one epoch (%d batches) is shorter than --grad-accum %d", l.Len(), o.GradAccum)
+	}
+	total := o.Steps
+	if total <= 0 {
+		total = o.Epochs * perEpoch
+	}
+	cks, err := ListCheckpoints(o.Out)
+	if err != nil {
+		return nil, err
+	}
+	t.state = State{Task: o.Task, Total: total, Seed: o.Seed, BatchSize: o.BatchSize, GradAccum: o.GradAccum, BestMetric: o.BestMetric}
+	switch {
+	case o.Resume && len(cks) > 0:
+		last := cks[len(cks)-1].Dir
+		if err := t.loadCheckpoint(last); err != nil {
+			return nil, err
+		}
+		t.state.Total = total
+		if err := truncateMetrics(filepath.Join(o.Out, MetricsFile), t.state.Step); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(o.Log, "resuming from %s (step %d of %d)\n", last, t.state.Step, total)
+	case len(cks) > 0:
+		return nil, fmt.Errorf("train: %s already holds checkpoints (%s ...): pass --resume to continue it or choose another --out", o.Out, filepath.Base(cks[0].Dir))
+	default:
+		os.Remove(filepath.Join(o.Out, MetricsFile))
+	}
+	if t.sched, err = t.schedule(total); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if err := t.writeConfig(); err != nil {
+		return nil, err
+	}
+	t.progs = newPrograms(t.m, true)
+	defer t.progs.close()
+	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir})
+	defer t.evaluator.progs.close()
+	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if cerr := t.log.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+
+	it, err := l.Start(t.state.Epoch, t.state.Batch)
+	if err != nil {
+		return nil, fmt.Errorf("train: resume position: %w", err)
+	}
+	defer func() { it.Close() }()
+
+	window := newWindow()
+	for t.state.Step < total {
+		if ctx.Err() != nil {
+			return t.interrupted()
+		}
+		lr := t.sched.LR(t.opt.StepCount())
+		vals, samples, err := t.step(&it, l, lr)
+		if err != nil {
+			return nil, err
+		}
+		t.state.Step++
+		t.state.Samples += samples
+		window.add(vals, samples)
+		step := t.state.Step
+		if step%o.LogEvery == 0 || step == total {
+			v := window.flush()
+			v["lr"] = lr
+			t.state.Train = v
+			if err := t.log.step(step, total, t.state.Epoch, v); err != nil {
+				return nil, err
+			}
+		}
+		if o.EvalEvery > 0 && step%o.EvalEvery == 0 && step < total {
+			if err := t.evaluate(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if o.SaveEvery > 0 && step%o.SaveEvery == 0 && step < total && t.lastSaved != step {
+			if _, err := t.saveCheckpoint(); err != nil {
+				return nil, err
+			}
+		}
+		if o.OnStep != nil {
+			o.OnStep(step, vals)
+		}
+	}
+	if err := t.evaluate(ctx); err != nil {
+		return nil, err
+	}
+	dir, err := t.saveCheckpoint()
+	if err != nil {
+		return nil, err
+	}
+	if err := t.writeFinal(); err != nil {
+		return nil, err
+	}
+	return t.summary(dir), nil
+}
+
+// step runs GradAccum micro-batches and one optimizer update.
+func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]float64, int, error) {
+	vals := map[string]float64{}
+	samples := 0
+	for micro := 0; micro < t.opts.GradAccum; micro++ {
+		b, err := (*it).Next()
+		for errors.Is(err, io.EOF) {
+			ep, _ := (*it).Position()
+			(*it).Close()
+			if *it, err = l.Start(ep+1, 0); err != nil {
+				return nil, 0, fmt.Errorf("train: %w", err)
+			}
+			b, err = (*it).Next()
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("train: step %d: loading data: %w", t.state.Step+1, err)
+		}
+		t.state.Epoch, t.state.Batch = (*it).Position()
+		var lb *layers.Batch
+		if t.opts.Task == TaskRetrieval {
+			lb, err = retrievalBatch(b, t.opts.Seed, t.state.Step*t.opts.GradAccum+micro)
+		} else {
+			lb, err = toLayers(b, t.m)
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		prog, res, err := t.progs.run(lb)
+		if err != nil {
+			return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
+		}
+		loss := res.Scalar("loss")
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return nil, 0, t.nonFinite("loss", loss)
+		}
+		for _, k := range []string{"loss", "pixel_mae_loss", "audio_mae_loss", "matching_loss"} {
+			if _, ok := res.Outputs[k]; ok {
+				vals[k] += res.Scalar(k) / float64(t.opts.GradAccum)
+			}
+		}
+		if tl, ok := res.Outputs["matching_logits"]; ok && lb.MatchingLabels != nil {
+			logits, labels := tl.Data().([]float64), lb.MatchingLabels.Data().([]float32)
+			right := 0
+			for i, x := range logits {
+				if (x > 0) == (labels[i] == 1) {
+					right++
+				}
+			}
+			vals["matching_accuracy"] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
+		}
+		grads, err := prog.Grads()
+		if err != nil {
+			return nil, 0, fmt.Errorf("train: %w", err)
+		}
+		for _, p := range t.params {
+			g, ok := grads[p.Name]
+			if !ok {
+				clear(p.Grad)
+				continue
+			}
+			src, ok := g.Data().([]float32)
+			if !ok || len(src) != len(p.Grad) {
+				return nil, 0, fmt.Errorf("train: gradient of %s: %T with %d elements, want []float32 of %d", p.Name, g.Data(), g.Shape().TotalSize(), len(p.Grad))
+			}
+			copy(p.Grad, src)
+		}
+		// layers' programs add each backward pass onto the previous gradient
+		// (Gorgonia does not reset dual values between runs): zero them so
+		// that the next Run yields this step's gradient alone.
+		for _, g := range grads {
+			if src, ok := g.Data().([]float32); ok {
+				clear(src)
+			}
+		}
+		n := b.Size()
+		samples += n
+		if t.acc != nil {
+			if err := t.acc.Add(t.params, n); err != nil {
+				return nil, 0, fmt.Errorf("train: %w", err)
+			}
+		}
+	}
+	if t.acc != nil {
+		if err := t.acc.Write(t.params); err != nil {
+			return nil, 0, fmt.Errorf("train: %w", err)
+		}
+	}
+	clip := t.opts.ClipNorm
+	if clip < 0 {
+		clip = 0
+	}
+	norm := optim.ClipGradNorm(t.params, clip)
+	if math.IsNaN(norm) || math.IsInf(norm, 0) {
+		return nil, 0, t.nonFinite("gradient norm", norm)
+	}
+	vals["grad_norm"] = norm
+	if err := t.opt.Step(lr); err != nil {
+		return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
+	}
+	return vals, samples, nil
+}
+
+func (t *Trainer) nonFinite(what string, v float64) error {
+	last := "no checkpoint was saved yet"
+	if cks, _ := ListCheckpoints(t.opts.Out); len(cks) > 0 {
+		last = "the last good checkpoint is " + cks[len(cks)-1].Dir
+	}
+	return fmt.Errorf("train: step %d: %s is %v; stopping (%s; try a lower --lr): %w", t.state.Step+1, what, v, last, ErrNonFinite)
+}
+
+func (t *Trainer) interrupted() (*Summary, error) {
+	dir := ""
+	if t.lastSaved != t.state.Step || t.state.Step == 0 {
+		var err error
+		if dir, err = t.saveCheckpoint(); err != nil {
+			return nil, err
+		}
+	} else if cks, _ := ListCheckpoints(t.opts.Out); len(cks) > 0 {
+		dir = cks[len(cks)-1].Dir
+	}
+	t.log.printf("interrupted at step %d: saved %s; continue with --resume\n", t.state.Step, dir)
+	return t.summary(dir), fmt.Errorf("train: step %d: %w (checkpoint %s)", t.state.Step, ErrInterrupted, dir)
+}
+
+// evaluate runs the eval split (if any), logs it and updates the best.
+func (t *Trainer) evaluate(ctx context.Context) error {
+	if len(t.eval) == 0 {
+		return nil
+	}
+	met, _, err := t.evaluator.run(ctx, t.eval, false)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the loop saves and reports the interruption
+		}
+		return fmt.Errorf("train: evaluation at step %d: %w", t.state.Step, err)
+	}
+	t.state.Eval = met
+	if err := t.log.eval(t.state.Step, t.state.Epoch, "eval", met); err != nil {
+		return err
+	}
+	v, ok := met[t.opts.BestMetric]
+	if !ok || math.IsNaN(v) {
+		return nil
+	}
+	better := t.state.BestValue == nil || (HigherIsBetter(t.opts.BestMetric) && v > *t.state.BestValue) ||
+		(!HigherIsBetter(t.opts.BestMetric) && v < *t.state.BestValue)
+	if better {
+		t.state.BestValue, t.state.BestStep = &v, t.state.Step
+		if t.state.Step < t.state.Total && t.lastSaved != t.state.Step {
+			if _, err := t.saveCheckpoint(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (t *Trainer) writeConfig() error {
+	cfg, err := t.m.Config.Bytes()
+	if err != nil {
+		return fmt.Errorf("train: config: %w", err)
+	}
+	return checkpoints.AtomicWriteFile(filepath.Join(t.opts.Out, ConfigFile), bytesWriter(cfg))
+}
+
+// writeFinal puts the final weights next to config.json in the run folder
+// (the HF layout from_pretrained reads). The model file is written first
+// and config.json after it, both atomically.
+func (t *Trainer) writeFinal() error {
+	if err := checkpoints.WriteSafetensors(filepath.Join(t.opts.Out, ModelFile), t.m.Params.Tensors(), map[string]string{"format": "pt"}); err != nil {
+		return fmt.Errorf("train: final model: %w", err)
+	}
+	return t.writeConfig()
+}
+
+func (t *Trainer) summary(dir string) *Summary {
+	s := &Summary{Step: t.state.Step, Total: t.state.Total, Train: t.state.Train, Eval: t.state.Eval,
+		BestMetric: t.opts.BestMetric, BestStep: t.state.BestStep, Seconds: t.log.seconds(), Checkpoint: dir, BestValue: math.NaN()}
+	if t.state.BestValue != nil {
+		s.BestValue = *t.state.BestValue
+	}
+	return s
+}
+
+// window averages training metrics between log lines.
+type window struct {
+	sums    map[string]float64
+	steps   int
+	samples int
+	start   time.Time
+}
+
+func newWindow() *window { return &window{sums: map[string]float64{}, start: time.Now()} }
+
+func (w *window) add(v map[string]float64, samples int) {
+	for k, x := range v {
+		w.sums[k] += x
+	}
+	w.steps++
+	w.samples += samples
+}
+
+func (w *window) flush() map[string]float64 {
+	out := map[string]float64{}
+	for k, x := range w.sums {
+		out[k] = x / float64(w.steps)
+	}
+	if d := time.Since(w.start).Seconds(); d > 0 {
+		out["samples_per_s"] = float64(w.samples) / d
+	}
+	*w = *newWindow()
+	return out
+}
