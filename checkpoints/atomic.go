@@ -38,7 +38,7 @@ func AtomicWriteFile(path string, write func(w io.Writer) error) error {
 		return fmt.Errorf("checkpoints: %s: %w", path, err)
 	}
 	tmp := f.Name()
-	if _, err := writeSynced(f, write); err != nil {
+	if _, err := writeSynced(f, write, false); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("checkpoints: %s: %w", path, err)
 	}
@@ -52,17 +52,21 @@ func AtomicWriteFile(path string, write func(w io.Writer) error) error {
 	return nil
 }
 
-// writeSynced runs write into f through a buffer and a sha256 hasher, then
-// flushes, fsyncs and closes f. f is always closed. It returns the hex
-// sha256 of what was written.
-func writeSynced(f *os.File, write func(w io.Writer) error) (sum string, err error) {
+// writeSynced runs write into f through a buffer (and a sha256 hasher when
+// hash is set), then flushes, fsyncs and closes f. f is always closed. It
+// returns the hex sha256 of what was written, if hashed.
+func writeSynced(f *os.File, write func(w io.Writer) error, hash bool) (sum string, err error) {
 	defer func() {
 		if cerr := f.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
 	h := sha256.New()
-	bw := bufio.NewWriterSize(io.MultiWriter(f, h), 1<<20)
+	var dst io.Writer = f
+	if hash {
+		dst = io.MultiWriter(f, h)
+	}
+	bw := bufio.NewWriterSize(dst, 1<<20)
 	if err := write(bw); err != nil {
 		return "", err
 	}
@@ -74,6 +78,9 @@ func writeSynced(f *os.File, write func(w io.Writer) error) (sum string, err err
 	}
 	if err := f.Sync(); err != nil {
 		return "", err
+	}
+	if !hash {
+		return "", nil
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -173,7 +180,7 @@ func fillFolder(tmp string, names []string, files map[string]func(io.Writer) err
 		if err != nil {
 			return err
 		}
-		sum, err := writeSynced(f, files[name])
+		sum, err := writeSynced(f, files[name], true)
 		if err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -191,7 +198,7 @@ func fillFolder(tmp string, names []string, files map[string]func(io.Writer) err
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(sums)
-	}); err != nil {
+	}, false); err != nil {
 		return fmt.Errorf("%s: %w", ChecksumsFile, err)
 	}
 	// Deepest folders first, so every directory entry is durable before
