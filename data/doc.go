@@ -1,5 +1,35 @@
-// Package data turns user clips into TVLT training batches: a JSON Lines manifest,
-// per-clip decoding (video/frames through data/video, audio through data/audio),
-// MAE mask indices and matching negatives for pretraining, a deterministic parallel
-// loader with an on-disk feature cache, and a pure-Go synthetic demo set.
+// Package data turns user clips into TVLT model inputs.
+//
+// Manifest: JSON Lines, one clip per line, read by ReadManifest:
+//
+//	{"video": "clips/a.mp4", "label": 2, "split": "train"}
+//	{"frames": "frames/b", "audio": "audio/b.wav", "label": 0.5, "id": "b"}
+//	{"video": "clips/c.mkv", "audio": "c.wav", "label": [1, 0, 1], "split": "val"}
+//
+// Keys: video (file decoded with ffmpeg; its audio track is used unless "audio" is
+// given), frames (folder of PNG/JPEG frames in natural name order), audio (WAV),
+// label (int = class, float = score, list = multi-label; a manifest mixing ints and
+// floats is all scores), split (train/val/test), id (default: the media path without
+// extension), meta (free-form, ignored). Paths are relative to the manifest's folder.
+// Blank lines and '#' lines are skipped. Errors read "manifest.jsonl:12: reason".
+//
+// Loader: NewLoader(clips, shapes, opts) decodes clips in parallel workers and yields
+// batches through an Iter:
+//
+//	it, _ := loader.Start(epoch, batch) // or loader.Epoch(epoch) from batch 0
+//	defer it.Close()
+//	for {
+//		b, err := it.Next()
+//		if err == io.EOF {
+//			break
+//		}
+//		...
+//		epoch, next := it.Position() // store in the checkpoint; resume with Start
+//	}
+//
+// Batch k of epoch e holds the same clips, MAE permutations and matching negatives
+// for the same Seed whatever Workers/Prefetch are: shuffling comes from (Seed, e) and
+// every per-clip random choice from (Seed, e, clip index).
+//
+// GenerateDemo writes a learnable synthetic set (PNG frames + WAV + manifest) in pure Go.
 package data
