@@ -525,3 +525,42 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 	}
 	return b
 }
+
+// ClassLabels returns the batch's class indices (B,) for cross-entropy; every clip
+// must have a class label.
+func (b *Batch) ClassLabels() ([]int64, error) {
+	out := make([]int64, len(b.Labels))
+	for i, l := range b.Labels {
+		if l.Kind != LabelClass {
+			return nil, fmt.Errorf("data: batch clip %q has a %s label, want a class", b.IDs[i], l.Kind)
+		}
+		out[i] = int64(l.Class)
+	}
+	return out, nil
+}
+
+// TargetLabels returns score or multi-label targets as (B, width) float32, the shape
+// MSE/BCE need (a score is width 1, never a bare (B,) vector).
+func (b *Batch) TargetLabels() (vals []float32, width int, err error) {
+	for i, l := range b.Labels {
+		var row []float64
+		switch l.Kind {
+		case LabelScore:
+			row = []float64{l.Score}
+		case LabelMulti:
+			row = l.Multi
+		default:
+			return nil, 0, fmt.Errorf("data: batch clip %q has a %s label, want a score or a list", b.IDs[i], l.Kind)
+		}
+		if i == 0 {
+			width = len(row)
+			vals = make([]float32, 0, len(b.Labels)*width)
+		} else if len(row) != width {
+			return nil, 0, fmt.Errorf("data: batch clip %q has %d targets, clip %q has %d", b.IDs[i], len(row), b.IDs[0], width)
+		}
+		for _, v := range row {
+			vals = append(vals, float32(v))
+		}
+	}
+	return vals, width, nil
+}

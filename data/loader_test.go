@@ -1,7 +1,6 @@
 package data
 
 import (
-	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -451,4 +450,23 @@ func TestLoaderLabelKinds(t *testing.T) {
 	}
 }
 
-var _ = errors.New
+func TestBatchLabels(t *testing.T) {
+	b := &Batch{IDs: []string{"a", "b"}, Labels: []Label{{Kind: LabelClass, Class: 2}, {Kind: LabelClass, Class: 0}}}
+	if got, err := b.ClassLabels(); err != nil || !reflect.DeepEqual(got, []int64{2, 0}) {
+		t.Fatalf("classes %v %v", got, err)
+	}
+	if _, _, err := b.TargetLabels(); err == nil || !strings.Contains(err.Error(), `"a" has a class label`) {
+		t.Fatalf("targets from classes: %v", err)
+	}
+	b.Labels = []Label{{Kind: LabelScore, Score: 0.7}, {Kind: LabelScore, Score: -1.3}}
+	if v, w, err := b.TargetLabels(); err != nil || w != 1 || !reflect.DeepEqual(v, []float32{0.7, -1.3}) {
+		t.Fatalf("scores %v %d %v", v, w, err)
+	}
+	b.Labels = []Label{{Kind: LabelMulti, Multi: []float64{1, 0}}, {Kind: LabelMulti, Multi: []float64{0, 1}}}
+	if v, w, err := b.TargetLabels(); err != nil || w != 2 || !reflect.DeepEqual(v, []float32{1, 0, 0, 1}) {
+		t.Fatalf("multi %v %d %v", v, w, err)
+	}
+	if _, err := b.ClassLabels(); err == nil {
+		t.Fatal("classes from multi-labels")
+	}
+}
