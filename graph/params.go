@@ -40,15 +40,25 @@ type InitOptions struct {
 // graph, so one set of weights can serve several compiled graphs (one per
 // input shape) and the optimizer can update them in place.
 type Store struct {
-	dtype tensor.Dtype
-	names []string
-	vals  map[string]*tensor.Dense
-	inits map[string]Init
+	dtype  tensor.Dtype
+	names  []string
+	vals   map[string]*tensor.Dense
+	shapes map[string][]int
+	inits  map[string]Init
+	dry    bool
 }
 
 // NewStore returns an empty store whose tensors have the given dtype.
 func NewStore(dt tensor.Dtype) *Store {
-	return &Store{dtype: dt, vals: map[string]*tensor.Dense{}, inits: map[string]Init{}}
+	return &Store{dtype: dt, vals: map[string]*tensor.Dense{}, shapes: map[string][]int{}, inits: map[string]Init{}}
+}
+
+// NewShapeStore returns a store that records names and shapes without
+// allocating values: enough to list or count a model's parameters.
+func NewShapeStore() *Store {
+	s := NewStore(tensor.Float32)
+	s.dry = true
+	return s
 }
 
 // Dtype is the float type of every parameter.
@@ -56,7 +66,7 @@ func (s *Store) Dtype() tensor.Dtype { return s.dtype }
 
 // Add registers a parameter (zero-filled until Initialize or Load).
 func (s *Store) Add(name string, shape []int, init Init) error {
-	if _, ok := s.vals[name]; ok {
+	if _, ok := s.shapes[name]; ok {
 		return fmt.Errorf("graph: parameter %q registered twice", name)
 	}
 	for _, d := range shape {
@@ -65,8 +75,11 @@ func (s *Store) Add(name string, shape []int, init Init) error {
 		}
 	}
 	s.names = append(s.names, name)
-	s.vals[name] = tensor.New(tensor.Of(s.dtype), tensor.WithShape(shape...))
+	s.shapes[name] = append([]int(nil), shape...)
 	s.inits[name] = init
+	if !s.dry {
+		s.vals[name] = tensor.New(tensor.Of(s.dtype), tensor.WithShape(shape...))
+	}
 	return nil
 }
 
@@ -74,7 +87,7 @@ func (s *Store) Add(name string, shape []int, init Init) error {
 func (s *Store) Names() []string { return append([]string(nil), s.names...) }
 
 // Has reports whether a parameter exists.
-func (s *Store) Has(name string) bool { _, ok := s.vals[name]; return ok }
+func (s *Store) Has(name string) bool { _, ok := s.shapes[name]; return ok }
 
 // Value returns the live tensor of a parameter (nil if absent).
 func (s *Store) Value(name string) *tensor.Dense { return s.vals[name] }
@@ -83,7 +96,7 @@ func (s *Store) Value(name string) *tensor.Dense { return s.vals[name] }
 func (s *Store) Shapes() map[string][]int {
 	out := make(map[string][]int, len(s.names))
 	for _, n := range s.names {
-		out[n] = append([]int(nil), s.vals[n].Shape()...)
+		out[n] = append([]int(nil), s.shapes[n]...)
 	}
 	return out
 }
@@ -92,7 +105,11 @@ func (s *Store) Shapes() map[string][]int {
 func (s *Store) NumParams() int {
 	total := 0
 	for _, n := range s.names {
-		total += s.vals[n].Shape().TotalSize()
+		size := 1
+		for _, d := range s.shapes[n] {
+			size *= d
+		}
+		total += size
 	}
 	return total
 }
@@ -110,17 +127,28 @@ func (s *Store) Initialize(opts InitOptions) {
 				kind = Zeros
 			}
 		}
-		v := s.vals[n]
-		size := v.Shape().TotalSize()
-		for i := 0; i < size; i++ {
-			var x float64
-			switch kind {
-			case Ones:
-				x = 1
-			case Normal:
-				x = rng.NormFloat64() * std
-			}
-			setFloat(v, i, x)
+		v, ok := s.vals[n]
+		if !ok {
+			continue
+		}
+		switch d := v.Data().(type) {
+		case []float32:
+			fill(d, kind, std, rng)
+		case []float64:
+			fill(d, kind, std, rng)
+		}
+	}
+}
+
+func fill[T float32 | float64](d []T, kind InitKind, std float64, rng *rand.Rand) {
+	for i := range d {
+		switch kind {
+		case Ones:
+			d[i] = 1
+		case Normal:
+			d[i] = T(rng.NormFloat64() * std)
+		default:
+			d[i] = 0
 		}
 	}
 }
@@ -133,13 +161,51 @@ func (s *Store) Load(tensors map[string]*tensor.Dense) error {
 		if !ok {
 			return fmt.Errorf("graph: unexpected tensor %q", name)
 		}
-		if !v.Shape().Eq(t.Shape()) {
+		if !sameShape(v.Shape(), t.Shape()) {
 			return fmt.Errorf("graph: tensor %q has shape %v, model expects %v", name, t.Shape(), v.Shape())
 		}
-		n := v.Shape().TotalSize()
-		for i := 0; i < n; i++ {
-			setFloat(v, i, getFloat(t, i))
+		if err := copyInto(v, t); err != nil {
+			return fmt.Errorf("graph: tensor %q: %w", name, err)
 		}
+	}
+	return nil
+}
+
+// sameShape compares strictly: tensor.Shape.Eq treats (n,1) and (n) alike.
+func sameShape(a, b tensor.Shape) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func copyInto(dst, src *tensor.Dense) error {
+	switch d := dst.Data().(type) {
+	case []float32:
+		return convert(d, src)
+	case []float64:
+		return convert(d, src)
+	}
+	return fmt.Errorf("unsupported parameter data %T", dst.Data())
+}
+
+func convert[T float32 | float64](dst []T, src *tensor.Dense) error {
+	switch s := src.Data().(type) {
+	case []float32:
+		for i, x := range s {
+			dst[i] = T(x)
+		}
+	case []float64:
+		for i, x := range s {
+			dst[i] = T(x)
+		}
+	default:
+		return fmt.Errorf("unsupported source data %T", src.Data())
 	}
 	return nil
 }
@@ -148,40 +214,15 @@ func (s *Store) Load(tensors map[string]*tensor.Dense) error {
 func (s *Store) Tensors() map[string]*tensor.Dense {
 	out := make(map[string]*tensor.Dense, len(s.names))
 	for _, n := range s.names {
-		v := s.vals[n]
-		size := v.Shape().TotalSize()
-		data := make([]float32, size)
-		for i := range data {
-			data[i] = float32(getFloat(v, i))
+		v, ok := s.vals[n]
+		if !ok {
+			continue
 		}
-		out[n] = tensor.New(tensor.WithShape(v.Shape().Clone()...), tensor.WithBacking(data))
+		t := tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(v.Shape().Clone()...))
+		_ = convert(t.Data().([]float32), v)
+		out[n] = t
 	}
 	return out
-}
-
-func setFloat(t *tensor.Dense, i int, x float64) {
-	switch d := t.Data().(type) {
-	case []float32:
-		d[i] = float32(x)
-	case []float64:
-		d[i] = x
-	default:
-		panic(fmt.Sprintf("graph: unsupported parameter data %T", d))
-	}
-}
-
-func getFloat(t *tensor.Dense, i int) float64 {
-	switch d := t.Data().(type) {
-	case []float32:
-		return float64(d[i])
-	case []float64:
-		return d[i]
-	case float32:
-		return float64(d)
-	case float64:
-		return d
-	}
-	panic(fmt.Sprintf("graph: unsupported tensor data %T", t.Data()))
 }
 
 // Binder exposes a store's parameters as nodes of one graph. Nodes share the

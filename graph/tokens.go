@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"hash/fnv"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -78,7 +79,11 @@ func AddRows(x, table *G.Node, rows []int) (*G.Node, error) {
 			return nil, fmt.Errorf("graph: %s: rows[%d] = %d out of range [0, %d) for table shape %v", name, i, r, ts[1], ts)
 		}
 	}
-	op := &addRowsOp{opBase: opBase{fmt.Sprintf("AddRows{L=%d,R=%d}", len(rows), ts[1])}, rows: append([]int(nil), rows...), r: ts[1]}
+	// Gorgonia merges nodes whose op hash and children are equal, so the
+	// hash must cover the row mapping itself: two tables of the same size
+	// added with different mappings (tiled vs repeated) must stay distinct,
+	// and so must their gradients taken from the same upstream node.
+	op := &addRowsOp{opBase: opBase{fmt.Sprintf("AddRows{L=%d,R=%d,rows=%08x}", len(rows), ts[1], hashInts(rows))}, rows: append([]int(nil), rows...), r: ts[1]}
 	n, err := G.ApplyOp(op, x, table)
 	if err != nil {
 		return nil, fmt.Errorf("graph: %s: %w", name, err)
@@ -100,7 +105,7 @@ func (op *addRowsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 func (op *addRowsOp) DiffWRT(int) []bool                { return []bool{true, true} }
 func (op *addRowsOp) Do(in ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, in...) }
 func (op *addRowsOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error) {
-	dt, err := G.ApplyOp(&addRowsGradOp{opBase{"AddRowsGrad"}, op}, grad)
+	dt, err := G.ApplyOp(&addRowsGradOp{opBase{"Grad" + op.name}, op}, grad)
 	if err != nil {
 		return nil, fmt.Errorf("graph: AddRows grad table: %w", err)
 	}
@@ -795,4 +800,17 @@ func (op *padSeqOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error)
 			clear(o)
 			seqCopy(sliceOf[float64](g), o, gs[0], l, l, gs[2], 0, op.from)
 		})
+}
+
+// hashInts fingerprints an index list for op hashes.
+func hashInts(v []int) uint32 {
+	h := fnv.New32a()
+	var b [8]byte
+	for _, x := range v {
+		for i := range b {
+			b[i] = byte(uint64(x) >> (8 * i))
+		}
+		h.Write(b[:])
+	}
+	return h.Sum32()
 }

@@ -90,8 +90,9 @@ func sortedKeys(m map[string]*tensor.Dense) []string {
 	return keys
 }
 
-func TestGoldenModelForward(t *testing.T) {
-	dir := golden.Dir(t)
+func TestGoldenModelForward(t *testing.T) { testGoldenModelForward(t, golden.Dir(t)) }
+
+func testGoldenModelForward(t *testing.T, dir string) {
 	in := golden.Load(t, dir, "inputs.npz")
 	want := golden.Load(t, dir, "model_forward.npz")
 	for _, dt := range dtypes {
@@ -134,8 +135,9 @@ func pretrainingBatch(t *testing.T, in, rec map[string]*tensor.Dense) *Batch {
 	}
 }
 
-func TestGoldenPretraining(t *testing.T) {
-	dir := golden.Dir(t)
+func TestGoldenPretraining(t *testing.T) { testGoldenPretraining(t, golden.Dir(t)) }
+
+func testGoldenPretraining(t *testing.T, dir string) {
 	in := golden.Load(t, dir, "inputs.npz")
 	want := golden.Load(t, dir, "pretraining.npz")
 	wantGrads := golden.Load(t, dir, "pretraining_grads.npz")
@@ -277,8 +279,9 @@ func checkGrads(t *testing.T, m *Model, got, want map[string]*tensor.Dense) {
 	}
 }
 
-func TestGoldenFineTuning(t *testing.T) {
-	dir := golden.Dir(t)
+func TestGoldenFineTuning(t *testing.T) { testGoldenFineTuning(t, golden.Dir(t)) }
+
+func testGoldenFineTuning(t *testing.T, dir string) {
 	in := golden.Load(t, dir, "inputs.npz")
 	for _, set := range []struct{ data, config, weights string }{
 		{"classification.npz", "config_classification.json", "weights_classification.safetensors"},
@@ -309,5 +312,24 @@ func TestGoldenFineTuning(t *testing.T) {
 				checkGrads(t, m, grads, want)
 			})
 		}
+	}
+}
+
+// TestGoldenVariants runs the same checks on the extra sets in
+// testdata/golden/variants, produced by an independent PyTorch reference
+// validated against the public set (see testdata/golden/README.md).
+func TestGoldenVariants(t *testing.T) {
+	root, err := golden.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(root, "testdata", "golden", "variants", "*", "config.json"))
+	for _, cfg := range dirs {
+		dir := filepath.Dir(cfg)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			testGoldenModelForward(t, dir)
+			testGoldenPretraining(t, dir)
+			testGoldenFineTuning(t, dir)
+		})
 	}
 }

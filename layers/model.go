@@ -62,7 +62,16 @@ func New(kind Kind, cfg Config, dtype tensor.Dtype, init graph.InitOptions) (*Mo
 		return nil, fmt.Errorf("layers: TvltForPreTraining needs task_matching or task_mae")
 	}
 	m := &Model{Config: cfg, Kind: kind, Params: graph.NewStore(dtype)}
-	r := &registry{s: m.Params, std: cfg.InitializerRange}
+	if err := register(m.Params, kind, cfg); err != nil {
+		return nil, err
+	}
+	m.Params.Initialize(init)
+	return m, nil
+}
+
+// register adds every parameter of the kind in HF state_dict order.
+func register(s *graph.Store, kind Kind, cfg Config) error {
+	r := &registry{s: s, std: cfg.InitializerRange}
 	switch kind {
 	case Base:
 		registerTvltModel(r, "", cfg)
@@ -78,13 +87,22 @@ func New(kind Kind, cfg Config, dtype tensor.Dtype, init graph.InitOptions) (*Mo
 		registerTvltModel(r, "tvlt.", cfg)
 		registerClassifier(r, cfg)
 	default:
-		return nil, fmt.Errorf("layers: unknown model kind %d", kind)
+		return fmt.Errorf("layers: unknown model kind %d", kind)
 	}
-	if r.err != nil {
-		return nil, r.err
+	return r.err
+}
+
+// ParamShapes lists a model kind's parameters and shapes without building
+// it: what a checkpoint must hold.
+func ParamShapes(kind Kind, cfg Config) (map[string][]int, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
-	m.Params.Initialize(init)
-	return m, nil
+	s := graph.NewShapeStore()
+	if err := register(s, kind, cfg); err != nil {
+		return nil, err
+	}
+	return s.Shapes(), nil
 }
 
 // EncoderPrefix is the state-dict prefix of the TvltModel part.

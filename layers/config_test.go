@@ -1,0 +1,169 @@
+package layers
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// hubConfig is shaped like ZinengTang/tvlt-base's config.json: pre-release
+// key names the released class ignores, and values that differ from the
+// class defaults.
+const hubConfig = `{
+  "architectures": ["TvltForPreTraining"],
+  "audio_size": 2048, "feature_size": 128, "pixel_size": 224, "pixel_patch_size": 16,
+  "num_pixel_channels": 3, "norm_pix_loss": true,
+  "decoder_num_attention_heads": 8, "layer_norm_eps": 1e-12,
+  "use_mean_pooling": false, "num_frames": 8,
+  "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0},
+  "model_type": "tvlt", "transformers_version": "4.27.0.dev0"
+}`
+
+func TestDefaultConfigMatchesReference(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want int
+	}{
+		{"patches per frame", c.PatchesPerFrame(), 196},
+		{"freq patches", c.FreqPatches(), 8},
+		{"max time patches", c.MaxTimePatches(), 128},
+		{"pixel MAE dim", c.PixelMAEDim(), 768},
+		{"audio patch dim", c.AudioPatchDim(), 256},
+		{"num labels", c.NumLabels, 2},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %d, want %d", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+func TestParameterCountsMatchReference(t *testing.T) {
+	c := DefaultConfig()
+	for _, tc := range []struct {
+		kind   Kind
+		labels int
+		want   int
+	}{
+		{Base, 2, 86107392},
+		{Pretraining, 2, 113014017},
+		{Classification, 1, 87293185},
+		{Classification, 2, 87294722},
+	} {
+		c.NumLabels = tc.labels
+		shapes, err := ParamShapes(tc.kind, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := 0
+		for _, s := range shapes {
+			n := 1
+			for _, d := range s {
+				n *= d
+			}
+			got += n
+		}
+		if got != tc.want {
+			t.Errorf("%v (%d labels): %d parameters, want %d", tc.kind, tc.labels, got, tc.want)
+		}
+	}
+}
+
+func TestHubConfigValuesWin(t *testing.T) {
+	c, err := ParseConfig([]byte(hubConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LayerNormEps != 1e-12 || c.DecoderNumAttentionHeads != 8 || c.NumLabels != 1 {
+		t.Fatalf("eps %g, decoder heads %d, labels %d; want 1e-12, 8, 1", c.LayerNormEps, c.DecoderNumAttentionHeads, c.NumLabels)
+	}
+	if c.ImageSize != [2]int{224, 224} || c.SpectrogramLength != 2048 {
+		t.Fatalf("defaults not kept for ignored pre-release keys: %v %d", c.ImageSize, c.SpectrogramLength)
+	}
+	out, err := c.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back map[string]interface{}
+	if err := json.Unmarshal(out, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"audio_size", "pixel_size", "pixel_patch_size", "norm_pix_loss", "transformers_version"} {
+		if _, ok := back[k]; !ok {
+			t.Errorf("unknown key %s not written back", k)
+		}
+	}
+	if back["model_type"] != "tvlt" || back["layer_norm_eps"].(float64) != 1e-12 {
+		t.Errorf("written config lost values: %v", back)
+	}
+	c2, err := ParseConfig(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2, _ := c2.Bytes()
+	if string(out) != string(out2) {
+		t.Errorf("config does not round-trip:\n%s\n%s", out, out2)
+	}
+}
+
+func TestConfigParsingForms(t *testing.T) {
+	for _, tc := range []struct {
+		name, json string
+		check      func(Config) bool
+	}{
+		{"image size list", `{"image_size": [32, 48], "image_patch_size": [8, 8]}`,
+			func(c Config) bool { return c.ImageSize == [2]int{32, 48} && c.PatchesPerFrame() == 24 }},
+		{"image size int", `{"image_size": 64, "image_patch_size": [16, 16]}`,
+			func(c Config) bool { return c.ImageSize == [2]int{64, 64} }},
+		{"underscore patch level", `{"audio_mask_type": "patch_level"}`,
+			func(c Config) bool { return c.AudioMaskType == "patch-level" }},
+		{"hyphen patch level", `{"audio_mask_type": "patch-level"}`,
+			func(c Config) bool { return c.AudioMaskType == "patch-level" }},
+		{"non-square audio patch", `{"audio_patch_size": [16, 8]}`,
+			func(c Config) bool { return c.FreqPatches() == 16 && c.AudioPatchDim() == 128 }},
+		{"num_labels key", `{"num_labels": 7}`, func(c Config) bool { return c.NumLabels == 7 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig([]byte(tc.json))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Fatalf("unexpected config %+v", c)
+			}
+		})
+	}
+}
+
+func TestConfigErrorsNameTheFields(t *testing.T) {
+	for _, tc := range []struct {
+		json string
+		want []string
+	}{
+		{`{"image_size": 30, "image_patch_size": [16, 16]}`, []string{"image_size", "30", "16"}},
+		{`{"hidden_size": 100, "num_attention_heads": 12}`, []string{"hidden_size 100", "num_attention_heads 12"}},
+		{`{"spectrogram_length": 100}`, []string{"spectrogram_length 100", "16"}},
+		{`{"frequency_length": 100}`, []string{"frequency_length 100"}},
+		{`{"audio_mask_type": "random"}`, []string{"audio_mask_type", "random"}},
+		{`{"hidden_act": "relu"}`, []string{"hidden_act", "relu"}},
+		{`{"pixel_mask_ratio": 1.5}`, []string{"pixel_mask_ratio"}},
+		{`{"image_size": "big"}`, []string{"image_size"}},
+		{`{"num_frames": 0}`, []string{"num_frames"}},
+		{`{"loss_type": "ranking"}`, []string{"loss_type"}},
+		{`not json`, []string{"invalid JSON"}},
+	} {
+		_, err := ParseConfig([]byte(tc.json))
+		if err == nil {
+			t.Errorf("%s: accepted", tc.json)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: error %q does not mention %q", tc.json, err, w)
+			}
+		}
+	}
+}
