@@ -1,0 +1,722 @@
+package hf_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/checkpoints/hf"
+	"github.com/tvlt-go/tvlt/graph"
+	"github.com/tvlt-go/tvlt/internal/golden"
+	"github.com/tvlt-go/tvlt/layers"
+	"gorgonia.org/tensor"
+)
+
+// goldenFiles returns the golden pretraining weights and their config.
+func goldenFiles(t *testing.T) (weights, config string) {
+	dir := golden.Dir(t)
+	return filepath.Join(dir, "weights.safetensors"), filepath.Join(dir, "config.json")
+}
+
+// rawTensors reads every tensor's stored bytes and header entry.
+func rawTensors(t *testing.T, path string) (map[string][]byte, map[string]checkpoints.TensorInfo) {
+	t.Helper()
+	f, err := checkpoints.OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	raw := map[string][]byte{}
+	info := map[string]checkpoints.TensorInfo{}
+	for _, ti := range f.Tensors() {
+		b, err := f.RawBytes(ti.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[ti.Name] = b
+		info[ti.Name] = ti
+	}
+	return raw, info
+}
+
+func sortedKeys[T any](m map[string]T) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// importGolden loads the golden pretraining weights as an import would.
+func importGolden(t *testing.T, kind layers.Kind, opts hf.LoadOptions) (*layers.Model, *hf.Report) {
+	t.Helper()
+	w, c := goldenFiles(t)
+	opts.Config = c
+	m, rep, err := hf.Load(w, kind, opts)
+	if err != nil {
+		t.Fatalf("load golden as %v: %v\n%s", kind, err, rep)
+	}
+	return m, rep
+}
+
+func TestGoldenImportExportByteIdentical(t *testing.T) {
+	w, _ := goldenFiles(t)
+	m, rep := importGolden(t, hf.FromConfig, hf.LoadOptions{Strict: true})
+	if m.Kind != layers.Pretraining || len(rep.Loaded) != 81 || len(rep.Fresh) != 0 || len(rep.Ignored) != 0 {
+		t.Fatalf("import: kind %v, %d loaded, %d fresh, %d ignored; want TvltForPreTraining, 81, 0, 0", m.Kind, len(rep.Loaded), len(rep.Fresh), len(rep.Ignored))
+	}
+	run := filepath.Join(t.TempDir(), "run")
+	if err := hf.Save(run, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.VerifyFolder(run); err != nil {
+		t.Fatal(err)
+	}
+	// export: the run folder back to an HF folder
+	m2, _, err := hf.Load(run, hf.FromConfig, hf.LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "export")
+	if err := hf.Save(out, m2); err != nil {
+		t.Fatal(err)
+	}
+	wantRaw, wantInfo := rawTensors(t, w)
+	gotRaw, gotInfo := rawTensors(t, filepath.Join(out, hf.WeightsFile))
+	if !reflect.DeepEqual(sortedKeys(gotRaw), sortedKeys(wantRaw)) {
+		t.Fatalf("exported names differ:\n got %v\nwant %v", sortedKeys(gotRaw), sortedKeys(wantRaw))
+	}
+	nbytes := 0
+	for name, want := range wantRaw {
+		gi, wi := gotInfo[name], wantInfo[name]
+		if gi.Dtype != wi.Dtype || !reflect.DeepEqual(gi.Shape, wi.Shape) {
+			t.Errorf("%s: %s %v, want %s %v", name, gi.Dtype, gi.Shape, wi.Dtype, wi.Shape)
+		}
+		if !bytes.Equal(gotRaw[name], want) {
+			t.Errorf("%s: stored bytes differ from the golden file", name)
+		}
+		nbytes += len(want)
+	}
+	if nbytes != 35233*4 {
+		t.Errorf("compared %d bytes, want %d (35,233 float32 parameters)", nbytes, 35233*4)
+	}
+	f, err := checkpoints.OpenSafetensors(filepath.Join(out, hf.WeightsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Metadata()["format"] != "pt" {
+		t.Errorf("metadata %v lacks format=pt, which transformers requires", f.Metadata())
+	}
+	// The config survives both hops with every value.
+	want, err := layers.ReadConfig(filepath.Join(golden.Dir(t), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := layers.ReadConfig(filepath.Join(out, hf.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wb, _ := want.Bytes()
+	gb, _ := got.Bytes()
+	if !bytes.Equal(wb, gb) {
+		t.Errorf("exported config differs:\n%s\nwant\n%s", gb, wb)
+	}
+}
+
+func TestExportNPZ(t *testing.T) {
+	w, _ := goldenFiles(t)
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{})
+	p := filepath.Join(t.TempDir(), "weights.npz")
+	if err := hf.ExportNPZ(p, m); err != nil {
+		t.Fatal(err)
+	}
+	arrays, err := checkpoints.ReadNPZ(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _, err := checkpoints.ReadSafetensors(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(sortedKeys(arrays), sortedKeys(want)) {
+		t.Fatalf("npz names differ:\n got %v\nwant %v", sortedKeys(arrays), sortedKeys(want))
+	}
+	for name, wt := range want {
+		a := arrays[name]
+		if a.Dtype() != tensor.Float32 || !reflect.DeepEqual([]int(a.Shape()), []int(wt.Shape())) {
+			t.Errorf("%s: %v %v, want float32 %v", name, a.Dtype(), a.Shape(), wt.Shape())
+			continue
+		}
+		if !reflect.DeepEqual(a.Data(), wt.Data()) {
+			t.Errorf("%s: values differ", name)
+		}
+	}
+
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import numpy").Run(); err != nil {
+		t.Skipf("skipping the numpy half: %s cannot import numpy (%v); install python3-numpy", py, err)
+	}
+	// numpy reads the archive; the reference bytes come straight from the
+	// golden safetensors file, parsed independently of our reader.
+	script := `
+import json, struct, sys, numpy as np
+z = np.load(sys.argv[1])
+with open(sys.argv[2], "rb") as f:
+    n = struct.unpack("<Q", f.read(8))[0]
+    header = json.loads(f.read(n))
+    data = f.read()
+header.pop("__metadata__", None)
+bad = []
+for name, h in header.items():
+    a = z[name]
+    b, e = h["data_offsets"]
+    if a.dtype != np.float32 or list(a.shape) != h["shape"] or a.tobytes() != data[b:e]:
+        bad.append(name)
+print(json.dumps({"n": len(z.files), "ref": len(header), "bad": bad}))
+`
+	out, err := exec.Command(py, "-c", script, p, w).CombinedOutput()
+	if err != nil {
+		t.Fatalf("numpy: %v\n%s", err, out)
+	}
+	var res struct {
+		N, Ref int
+		Bad    []string
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if res.N != 81 || res.Ref != 81 || len(res.Bad) != 0 {
+		t.Fatalf("numpy: %d arrays, %d reference tensors, differing %v; want 81, 81, none", res.N, res.Ref, res.Bad)
+	}
+}
+
+// names filters a kind's parameter names.
+func names(t *testing.T, kind layers.Kind, keep func(string) bool) []string {
+	t.Helper()
+	cfg, err := layers.ReadConfig(filepath.Join(golden.Dir(t), "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shapes, err := layers.ParamShapes(kind, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for n := range shapes {
+		if keep(n) {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func all(string) bool            { return true }
+func enc(n string) bool          { return strings.HasPrefix(n, "tvlt.") }
+func notEnc(n string) bool       { return !strings.HasPrefix(n, "tvlt.") }
+func isClassifier(n string) bool { return strings.HasPrefix(n, "classifier.") }
+
+func TestCrossKindLoading(t *testing.T) {
+	w, c := goldenFiles(t)
+	src, _, err := checkpoints.ReadSafetensors(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A TvltModel checkpoint: the golden encoder without prefix.
+	base := filepath.Join(t.TempDir(), "base")
+	mb, _ := importGolden(t, layers.Base, hf.LoadOptions{})
+	if err := hf.Save(base, mb); err != nil {
+		t.Fatal(err)
+	}
+	// A classification checkpoint built from the golden encoder.
+	cls := filepath.Join(t.TempDir(), "cls")
+	mc, _ := importGolden(t, layers.Classification, hf.LoadOptions{Init: graph.InitOptions{Seed: 9}})
+	if err := hf.Save(cls, mc); err != nil {
+		t.Fatal(err)
+	}
+	strip := func(ns []string) []string {
+		out := make([]string, len(ns))
+		for i, n := range ns {
+			out[i] = strings.TrimPrefix(n, "tvlt.")
+		}
+		return out
+	}
+	encNames := names(t, layers.Pretraining, enc) // 45 tvlt.* names
+	pretrainHeads := names(t, layers.Pretraining, notEnc)
+	classifier := names(t, layers.Classification, isClassifier)
+	if len(encNames) != 45 || len(pretrainHeads) != 36 || len(classifier) != 6 {
+		t.Fatalf("name sets: %d encoder, %d pretraining heads, %d classifier; want 45, 36, 6", len(encNames), len(pretrainHeads), len(classifier))
+	}
+	cases := []struct {
+		name    string
+		from    string
+		config  string
+		kind    layers.Kind
+		prefix  string // source prefix found
+		loaded  []string
+		fresh   []string
+		ignored []string
+	}{
+		{"pretraining->base", w, c, layers.Base, "tvlt.", strip(encNames), nil, pretrainHeads},
+		{"pretraining->classification", w, c, layers.Classification, "tvlt.", encNames, classifier, pretrainHeads},
+		{"pretraining->pretraining", w, c, layers.Pretraining, "tvlt.", names(t, layers.Pretraining, all), nil, nil},
+		{"base->pretraining", base, "", layers.Pretraining, "", encNames, pretrainHeads, nil},
+		{"base->classification", base, "", layers.Classification, "", encNames, classifier, nil},
+		{"classification->base", cls, "", layers.Base, "tvlt.", strip(encNames), nil, classifier},
+		{"classification->pretraining", cls, "", layers.Pretraining, "tvlt.", encNames, pretrainHeads, classifier},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, rep, err := hf.Load(tc.from, tc.kind, hf.LoadOptions{Config: tc.config, Init: graph.InitOptions{Seed: 5}})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, rep)
+			}
+			if m.Kind != tc.kind || rep.Kind != tc.kind || rep.SourcePrefix != tc.prefix {
+				t.Fatalf("kind %v/%v prefix %q, want %v %q", m.Kind, rep.Kind, rep.SourcePrefix, tc.kind, tc.prefix)
+			}
+			for _, l := range []struct {
+				what      string
+				got, want []string
+			}{{"loaded", rep.Loaded, tc.loaded}, {"fresh", rep.Fresh, tc.fresh}, {"ignored", rep.Ignored, tc.ignored}} {
+				if len(l.got) != len(l.want) || (len(l.want) > 0 && !reflect.DeepEqual(l.got, l.want)) {
+					t.Errorf("%s: %d names %v\nwant %d %v", l.what, len(l.got), l.got, len(l.want), l.want)
+				}
+			}
+			// Loaded encoder tensors carry the golden values; fresh ones
+			// are exactly what a seed-5 model of the kind starts with.
+			fresh, err := layers.New(tc.kind, m.Config, tensor.Float32, graph.InitOptions{Seed: 5})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range rep.Loaded {
+				if !strings.HasPrefix(n, "tvlt.") && tc.kind != layers.Base {
+					continue
+				}
+				want := src["tvlt."+strings.TrimPrefix(n, "tvlt.")]
+				if !reflect.DeepEqual(m.Params.Value(n).Data(), want.Data()) {
+					t.Errorf("%s: loaded values differ from the golden encoder", n)
+				}
+			}
+			for _, n := range rep.Fresh {
+				if !reflect.DeepEqual(m.Params.Value(n).Data(), fresh.Params.Value(n).Data()) {
+					t.Errorf("%s: fresh values are not the seeded initialisation", n)
+				}
+			}
+			s := rep.String()
+			wantHead := tc.kind.String() + ": " + itoa(len(tc.loaded)) + " loaded, " + itoa(len(tc.fresh)) + " initialised fresh, " + itoa(len(tc.ignored)) + " ignored"
+			if !strings.Contains(s, wantHead) || strings.Count(s, "\n") != 1+len(tc.fresh)+len(tc.ignored) {
+				t.Errorf("report text:\n%s\nwant summary %q and one line per fresh/ignored name", s, wantHead)
+			}
+		})
+	}
+	// The classifier saved above came back unchanged (heads by full name).
+	m, _, err := hf.Load(cls, layers.Classification, hf.LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range classifier {
+		if !reflect.DeepEqual(m.Params.Value(n).Data(), mc.Params.Value(n).Data()) {
+			t.Errorf("%s: classifier not restored", n)
+		}
+	}
+}
+
+func itoa(i int) string {
+	b, _ := json.Marshal(i)
+	return string(b)
+}
+
+func TestStrictRefusesFreshAndIgnored(t *testing.T) {
+	w, c := goldenFiles(t)
+	_, _, err := hf.Load(w, layers.Classification, hf.LoadOptions{Config: c, Strict: true})
+	if err == nil || !strings.Contains(err.Error(), "6 tensors would be initialised fresh: classifier.") ||
+		!strings.Contains(err.Error(), "36 checkpoint tensors would be ignored: audio_mae_head.decoder.bias") {
+		t.Fatalf("strict load into another kind: %v", err)
+	}
+}
+
+func TestCorruptedWeightsDetectedByChecksum(t *testing.T) {
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{})
+	for _, tc := range []struct {
+		name   string
+		damage func(b []byte) []byte
+		want   string
+	}{
+		{"bit flip in tensor data", func(b []byte) []byte { b[len(b)-5] ^= 0x10; return b }, "does not match"},
+		{"truncated", func(b []byte) []byte { return b[:len(b)-100] }, "truncated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "ck")
+			if err := hf.Save(dir, m); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(dir, hf.WeightsFile)
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, tc.damage(b), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, path := range []string{dir, p} { // folder and bare file (config given)
+				_, _, err = hf.Load(path, hf.FromConfig, hf.LoadOptions{Config: filepath.Join(dir, hf.ConfigFile)})
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), hf.WeightsFile) {
+					t.Errorf("load %s: %v; want an error naming %s containing %q", path, err, hf.WeightsFile, tc.want)
+				}
+			}
+		})
+	}
+	// A damaged config.json is caught too.
+	dir := filepath.Join(t.TempDir(), "ck")
+	if err := hf.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, hf.ConfigFile)
+	b, _ := os.ReadFile(cp)
+	if err := os.WriteFile(cp, bytes.Replace(b, []byte(`"num_frames": 2`), []byte(`"num_frames": 3`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{}); err == nil || !strings.Contains(err.Error(), "config.json") {
+		t.Errorf("edited config.json: %v, want a checksum error", err)
+	}
+}
+
+func TestMisShapedAndMissingTensors(t *testing.T) {
+	w, c := goldenFiles(t)
+	dir := golden.Dir(t)
+	cases := []struct {
+		name      string
+		from      string
+		config    string
+		kind      layers.Kind
+		overrides map[string]interface{}
+		want      []string
+	}{
+		{"encoder intermediate size", w, c, layers.Pretraining, map[string]interface{}{"intermediate_size": 48},
+			[]string{"6 mis-shaped", "tvlt.encoder.layer.0.intermediate.dense.weight has [64 32], model expects [48 32]",
+				"tvlt.encoder.layer.1.output.dense.weight has [32 64], model expects [32 48]"}},
+		{"renamed encoder tensor", w, c, layers.Base, map[string]interface{}{"hidden_size": 16, "num_attention_heads": 2},
+			[]string{"tvlt.cls_embedding (as cls_embedding) has [1 1 32], model expects [1 1 16]"}},
+		{"classifier with another num_labels", filepath.Join(dir, "weights_classification.safetensors"),
+			filepath.Join(dir, "config_classification.json"), layers.Classification, map[string]interface{}{"num_labels": 5},
+			[]string{"classifier.3.weight has [3 64], model expects [5 64]", "classifier.3.bias has [3], model expects [5]"}},
+		{"fewer encoder layers", w, c, layers.Pretraining, map[string]interface{}{"num_hidden_layers": 1},
+			[]string{"16 encoder tensors the model lacks (config and weights disagree): tvlt.encoder.layer.1."}},
+		{"more encoder layers", w, c, layers.Classification, map[string]interface{}{"num_hidden_layers": 3},
+			[]string{"16 encoder tensors missing from the checkpoint: tvlt.encoder.layer.2."}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m, rep, err := hf.Load(tc.from, tc.kind, hf.LoadOptions{Config: tc.config, Overrides: tc.overrides})
+			if err == nil || m != nil {
+				t.Fatalf("loaded without error")
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q\nlacks %q", err, s)
+				}
+			}
+			if rep == nil {
+				t.Errorf("no report with the error")
+			}
+		})
+	}
+	// Fresh mismatched heads: the classifier is re-initialised for 5 labels.
+	m, rep, err := hf.Load(filepath.Join(dir, "weights_classification.safetensors"), layers.Classification, hf.LoadOptions{
+		Config: filepath.Join(dir, "config_classification.json"), Overrides: map[string]interface{}{"num_labels": 5, "loss_type": "regression"},
+		FreshMismatchedHeads: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantFresh := []string{"classifier.3.bias", "classifier.3.weight"}
+	if !reflect.DeepEqual(rep.Fresh, wantFresh) || !reflect.DeepEqual(rep.Ignored, wantFresh) || len(rep.Loaded) != 49 {
+		t.Errorf("fresh %v ignored %v loaded %d; want %v twice and 49", rep.Fresh, rep.Ignored, len(rep.Loaded), wantFresh)
+	}
+	if m.Config.NumLabels != 5 || m.Config.LossType != "regression" || len(m.Config.ID2Label) != 0 {
+		t.Errorf("overrides not in force: num_labels %d, loss %q, id2label %v", m.Config.NumLabels, m.Config.LossType, m.Config.ID2Label)
+	}
+	// Mis-shaped encoder tensors are never re-initialised.
+	_, _, err = hf.Load(w, layers.Pretraining, hf.LoadOptions{Config: c, Overrides: map[string]interface{}{"intermediate_size": 48}, FreshMismatchedHeads: true})
+	if err == nil {
+		t.Error("FreshMismatchedHeads re-initialised an encoder tensor")
+	}
+}
+
+func TestMissingEncoderTensorInFile(t *testing.T) {
+	w, c := goldenFiles(t)
+	ts, meta, err := checkpoints.ReadSafetensors(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(ts, "tvlt.layernorm.bias")
+	p := filepath.Join(t.TempDir(), "partial.safetensors")
+	if err := checkpoints.WriteSafetensors(p, ts, meta); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = hf.Load(p, layers.Base, hf.LoadOptions{Config: c})
+	if err == nil || !strings.Contains(err.Error(), "1 encoder tensors missing from the checkpoint: layernorm.bias") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// hubConfig is a tiny model's config written like ZinengTang/tvlt-base's:
+// pre-release keys (ignored by the class, kept and written back), 8
+// decoder heads, eps 1e-12, one label, no TvltConfig sizes for the keys
+// that were renamed.
+const hubConfig = `{
+  "architectures": ["TvltForPreTraining"],
+  "audio_size": 64, "feature_size": 32, "pixel_size": 32, "pixel_patch_size": 8,
+  "num_pixel_channels": 3, "norm_pix_loss": true,
+  "image_size": 32, "spectrogram_length": 64, "frequency_length": 32,
+  "image_patch_size": [8, 8], "audio_patch_size": [8, 8], "num_frames": 2,
+  "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64,
+  "decoder_hidden_size": 16, "decoder_num_hidden_layers": 1, "decoder_intermediate_size": 32,
+  "decoder_num_attention_heads": 8, "layer_norm_eps": 1e-12,
+  "use_mean_pooling": false,
+  "id2label": {"0": "LABEL_0"}, "label2id": {"LABEL_0": 0},
+  "model_type": "tvlt", "transformers_version": "4.27.0.dev0"
+}`
+
+func TestHubStyleFolder(t *testing.T) {
+	w, _ := goldenFiles(t)
+	hub := filepath.Join(t.TempDir(), "tvlt-base")
+	if err := os.Mkdir(hub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A hub snapshot: no checksums.json, the weights as published.
+	if err := os.WriteFile(filepath.Join(hub, hf.WeightsFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hub, hf.ConfigFile), []byte(hubConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check := func(where string, c layers.Config) {
+		t.Helper()
+		if c.LayerNormEps != 1e-12 || c.DecoderNumAttentionHeads != 8 || c.NumLabels != 1 || c.NumFrames != 2 || c.HiddenSize != 32 {
+			t.Errorf("%s: eps %g, decoder heads %d, labels %d, frames %d, hidden %d; want 1e-12, 8, 1, 2, 32",
+				where, c.LayerNormEps, c.DecoderNumAttentionHeads, c.NumLabels, c.NumFrames, c.HiddenSize)
+		}
+	}
+	m, rep, err := hf.Load(hub, hf.FromConfig, hf.LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, rep)
+	}
+	check("hub", m.Config)
+	run := filepath.Join(t.TempDir(), "run")
+	if err := hf.Save(run, m); err != nil {
+		t.Fatal(err)
+	}
+	m2, _, err := hf.Load(run, hf.FromConfig, hf.LoadOptions{Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("re-imported", m2.Config)
+	var back map[string]interface{}
+	cb, _ := os.ReadFile(filepath.Join(run, hf.ConfigFile))
+	if err := json.Unmarshal(cb, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"audio_size", "feature_size", "pixel_size", "pixel_patch_size", "num_pixel_channels", "norm_pix_loss", "transformers_version"} {
+		if _, ok := back[k]; !ok {
+			t.Errorf("hub key %s not written back", k)
+		}
+	}
+	if back["layer_norm_eps"] != 1e-12 || back["decoder_num_attention_heads"] != 8.0 {
+		t.Errorf("written config: eps %v, decoder heads %v", back["layer_norm_eps"], back["decoder_num_attention_heads"])
+	}
+	// Fine-tuning the hub encoder: labels and loss overridden at load.
+	mc, rep, err := hf.Load(hub, layers.Classification, hf.LoadOptions{Overrides: map[string]interface{}{"num_labels": 3, "loss_type": "classification"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mc.Config.NumLabels != 3 || mc.Config.LayerNormEps != 1e-12 || len(rep.Fresh) != 6 || len(rep.Ignored) != 36 {
+		t.Errorf("classification from hub: labels %d eps %g, %d fresh, %d ignored; want 3, 1e-12, 6, 36",
+			mc.Config.NumLabels, mc.Config.LayerNormEps, len(rep.Fresh), len(rep.Ignored))
+	}
+	if got := mc.Params.Value("classifier.3.weight").Shape(); !reflect.DeepEqual([]int(got), []int{3, 64}) {
+		t.Errorf("classifier shape %v, want [3 64]", got)
+	}
+}
+
+func TestExportSetsArchitectures(t *testing.T) {
+	for _, kind := range []layers.Kind{layers.Base, layers.Pretraining, layers.Classification} {
+		t.Run(kind.String(), func(t *testing.T) {
+			m, _ := importGolden(t, kind, hf.LoadOptions{})
+			dir := filepath.Join(t.TempDir(), "out")
+			if err := hf.Save(dir, m, hf.F16()); err != nil {
+				t.Fatal(err)
+			}
+			var cfg struct {
+				Architectures []string `json:"architectures"`
+				ModelType     string   `json:"model_type"`
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, hf.ConfigFile))
+			if err := json.Unmarshal(b, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(cfg.Architectures, []string{kind.String()}) || cfg.ModelType != "tvlt" {
+				t.Errorf("architectures %v model_type %q, want [%s] tvlt", cfg.Architectures, cfg.ModelType, kind)
+			}
+			_, info := rawTensors(t, filepath.Join(dir, hf.WeightsFile))
+			shapes, _ := layers.ParamShapes(kind, m.Config)
+			if !reflect.DeepEqual(sortedKeys(info), sortedKeys(shapes)) {
+				t.Errorf("names %v, want %v", sortedKeys(info), sortedKeys(shapes))
+			}
+			for n, ti := range info {
+				if ti.Dtype != "F16" || !reflect.DeepEqual(ti.Shape, shapes[n]) {
+					t.Errorf("%s: %s %v, want F16 %v", n, ti.Dtype, ti.Shape, shapes[n])
+				}
+			}
+			// F16 loads back within half-precision rounding, by kind.
+			back, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{Strict: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back.Kind != kind {
+				t.Errorf("reloaded as %v", back.Kind)
+			}
+			for _, n := range m.Params.Names() {
+				a, b := m.Params.Value(n).Data().([]float32), back.Params.Value(n).Data().([]float32)
+				for i := range a {
+					if d := a[i] - b[i]; d > 1e-3*abs(a[i])+1e-7 || -d > 1e-3*abs(a[i])+1e-7 {
+						t.Fatalf("%s[%d]: %g after F16, was %g", n, i, b[i], a[i])
+					}
+				}
+			}
+		})
+	}
+}
+
+func abs(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func TestSaveExtraFilesAndFloat64(t *testing.T) {
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{Dtype: tensor.Float64})
+	if m.Params.Dtype() != tensor.Float64 {
+		t.Fatalf("dtype %v", m.Params.Dtype())
+	}
+	w, _ := goldenFiles(t)
+	src, _, _ := checkpoints.ReadSafetensors(w)
+	for n, s := range src {
+		a, b := m.Params.Value(n).Data().([]float64), s.Data().([]float32)
+		for i := range a {
+			if a[i] != float64(b[i]) {
+				t.Fatalf("%s[%d] %v != %v", n, i, a[i], b[i])
+			}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "ck")
+	state := []byte(`{"step": 7}` + "\n")
+	err := hf.Save(dir, m, hf.WithFile("trainer_state.json", func(w io.Writer) error { _, err := w.Write(state); return err }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, err := checkpoints.ReadChecksums(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := sortedKeys(sums.Files); !reflect.DeepEqual(got, []string{"config.json", "model.safetensors", "trainer_state.json"}) {
+		t.Errorf("checksums list %v", got)
+	}
+	if err := hf.Save(dir, m, hf.WithFile("config.json", nil)); err == nil {
+		t.Error("an extra file replaced config.json")
+	}
+	// The float64 model exports the same float32 bytes as the golden file.
+	wantRaw, _ := rawTensors(t, w)
+	gotRaw, _ := rawTensors(t, filepath.Join(dir, hf.WeightsFile))
+	for n := range wantRaw {
+		if !bytes.Equal(wantRaw[n], gotRaw[n]) {
+			t.Errorf("%s: float64 model exported different bytes", n)
+		}
+	}
+}
+
+func TestShardedFolder(t *testing.T) {
+	w, c := goldenFiles(t)
+	ts, _, err := checkpoints.ReadSafetensors(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	shards := [2]map[string]*tensor.Dense{{}, {}}
+	weightMap := map[string]string{}
+	for n, v := range ts {
+		i := 0
+		if strings.HasPrefix(n, "tvlt.") {
+			i = 1
+		}
+		shards[i][n] = v
+		weightMap[n] = []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[i]
+	}
+	for i, s := range shards {
+		if err := checkpoints.WriteSafetensors(filepath.Join(dir, []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}[i]), s, map[string]string{"format": "pt"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, _ := json.Marshal(map[string]interface{}{"metadata": map[string]int{"total_size": 35233 * 4}, "weight_map": weightMap})
+	if err := os.WriteFile(filepath.Join(dir, hf.WeightsIndexFile), idx, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, rep, err := hf.Load(dir, layers.Pretraining, hf.LoadOptions{Config: c, Strict: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Loaded) != 81 {
+		t.Fatalf("%d loaded", len(rep.Loaded))
+	}
+	for n, v := range ts {
+		if !reflect.DeepEqual(m.Params.Value(n).Data(), v.Data()) {
+			t.Errorf("%s differs", n)
+		}
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	w, c := goldenFiles(t)
+	pickle := t.TempDir()
+	if err := os.WriteFile(filepath.Join(pickle, hf.PickleFile), []byte("not read"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(pickle, hf.ConfigFile), []byte(hubConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		path string
+		opts hf.LoadOptions
+		want string
+	}{
+		{"bare file without config", w, hf.LoadOptions{}, "needs a config.json"},
+		{"pickle folder", pickle, hf.LoadOptions{}, "safetensors.torch"},
+		{"pickle file", filepath.Join(pickle, hf.PickleFile), hf.LoadOptions{Config: c}, "PyTorch pickles are not read"},
+		{"missing", filepath.Join(pickle, "nope"), hf.LoadOptions{Config: c}, "no such file"},
+		{"bad override", w, hf.LoadOptions{Config: c, Overrides: map[string]interface{}{"loss_type": "ranking"}}, `loss_type "ranking"`},
+		{"int model", w, hf.LoadOptions{Config: c, Dtype: tensor.Int}, "not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := hf.Load(tc.path, hf.FromConfig, tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,115 @@
+package hf
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/layers"
+)
+
+// File names of an HF checkpoint folder.
+const (
+	ConfigFile       = "config.json"
+	WeightsFile      = "model.safetensors"
+	WeightsIndexFile = "model.safetensors.index.json" // sharded checkpoints
+	PickleFile       = "pytorch_model.bin"            // recognised only to explain how to convert it
+)
+
+// SaveOption changes what Save writes.
+type SaveOption func(*saveConfig)
+
+type saveConfig struct {
+	f16      bool
+	metadata map[string]string
+	files    map[string]func(io.Writer) error
+}
+
+// F16 stores the weights as IEEE half precision, halving the file (the
+// HF classes load it into float32 models).
+func F16() SaveOption { return func(c *saveConfig) { c.f16 = true } }
+
+// WithMetadata adds safetensors __metadata__ entries; "format" stays "pt"
+// unless set here, because transformers refuses files without it.
+func WithMetadata(meta map[string]string) SaveOption {
+	return func(c *saveConfig) {
+		for k, v := range meta {
+			c.metadata[k] = v
+		}
+	}
+}
+
+// WithFile adds a file (slash-separated path relative to the folder) written
+// inside the same atomic folder write and recorded in checksums.json, e.g.
+// the trainer's optimizer and trainer state.
+func WithFile(name string, write func(io.Writer) error) SaveOption {
+	return func(c *saveConfig) { c.files[name] = write }
+}
+
+// ConfigBytes returns m's config.json with architectures set to the class
+// of m's kind, so from_pretrained builds the class the weights belong to.
+func ConfigBytes(m *layers.Model) ([]byte, error) {
+	cfg := m.Config
+	cfg.Architectures = []string{m.Kind.String()}
+	b, err := cfg.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("hf: config: %w", err)
+	}
+	return b, nil
+}
+
+// Save writes m as an HF checkpoint folder dir (config.json,
+// model.safetensors, checksums.json and any WithFile files), atomically:
+// dir afterwards holds the complete new folder or, on error, what it held
+// before. Weights are stored as F32 (F16 on request) whatever the model's
+// float type.
+func Save(dir string, m *layers.Model, opts ...SaveOption) error {
+	if m == nil || m.Params == nil {
+		return fmt.Errorf("hf: save %s: nil model", dir)
+	}
+	sc := saveConfig{metadata: map[string]string{"format": "pt"}, files: map[string]func(io.Writer) error{}}
+	for _, o := range opts {
+		o(&sc)
+	}
+	for _, reserved := range []string{ConfigFile, WeightsFile, checkpoints.ChecksumsFile} {
+		if _, ok := sc.files[reserved]; ok {
+			return fmt.Errorf("hf: save %s: extra file %s would replace the checkpoint's own", dir, reserved)
+		}
+	}
+	cfg, err := ConfigBytes(m)
+	if err != nil {
+		return err
+	}
+	dtype := "F32"
+	if sc.f16 {
+		dtype = "F16"
+	}
+	enc, err := checkpoints.EncodeSafetensorsHeader(m.Params.Tensors(), sc.metadata, dtype, "format")
+	if err != nil {
+		return fmt.Errorf("hf: save %s: %w", dir, err)
+	}
+	files := map[string]func(io.Writer) error{
+		ConfigFile:  func(w io.Writer) error { _, err := io.Copy(w, bytes.NewReader(cfg)); return err },
+		WeightsFile: enc.Encode,
+	}
+	for k, v := range sc.files {
+		files[k] = v
+	}
+	if err := checkpoints.WriteFolder(dir, files); err != nil {
+		return fmt.Errorf("hf: save: %w", err)
+	}
+	return nil
+}
+
+// ExportNPZ writes m's weights to path as a .npz archive (one float32 array
+// per HF state-dict name) that numpy.load reads; the write is atomic.
+func ExportNPZ(path string, m *layers.Model) error {
+	if m == nil || m.Params == nil {
+		return fmt.Errorf("hf: export %s: nil model", path)
+	}
+	if err := checkpoints.WriteNPZ(path, m.Params.Tensors()); err != nil {
+		return fmt.Errorf("hf: export: %w", err)
+	}
+	return nil
+}
