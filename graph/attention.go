@@ -235,10 +235,24 @@ func biasOf[T float](ins []*tensor.Dense, dm attnDims) ([]T, []bool) {
 	return bias, allMasked
 }
 
-// attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head).
-func attnProbs[T float](q, k, bias, p []T, b, h int, dm attnDims) {
+// transposeHead writes the strided head block src (S rows of dh, row stride D) to dst as
+// a contiguous (dh, S) matrix. Gonum's GEMM is several times slower on transposed operands
+// with a short inner dimension than on plain ones, and this copy is cheap.
+func transposeHead[T float](dst, src []T, dm attnDims) {
+	for i := 0; i < dm.s; i++ {
+		row := src[i*dm.d : i*dm.d+dm.dh]
+		for c, v := range row {
+			dst[c*dm.s+i] = v
+		}
+	}
+}
+
+// attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head);
+// kt is (dh·S) scratch.
+func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
 	off := b*dm.s*dm.d + h*dm.dh
-	gemm(false, true, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, k[off:], dm.d, 0, p, dm.s)
+	transposeHead(kt, k[off:], dm)
+	gemm(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
 	scale := T(math.Sqrt(float64(dm.dh)))
 	var brow []T
 	if bias != nil {
@@ -271,10 +285,19 @@ func attnProbs[T float](q, k, bias, p []T, b, h int, dm attnDims) {
 // softmaxRow replaces row with exp(row−mx)/Σexp(row−mx).
 func softmaxRow[T float](row []T, mx T) {
 	var sum float64
-	for j, v := range row {
-		e := expT(v - mx)
-		row[j] = e
-		sum += float64(e)
+	if r32, ok := any(row).([]float32); ok {
+		m := float32(mx)
+		for j, v := range r32 {
+			e := exp32(v - m)
+			r32[j] = e
+			sum += float64(e)
+		}
+	} else {
+		for j, v := range row {
+			e := T(math.Exp(float64(v - mx)))
+			row[j] = e
+			sum += float64(e)
+		}
 	}
 	inv := T(1 / sum)
 	for j := range row {
@@ -286,12 +309,13 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
 	bias, _ := biasOf[T](ins, dm)
 	ss := dm.s * dm.s
-	var scratch [][]T
-	if stash == nil {
-		scratch = make([][]T, numWorkers())
-	}
+	scratch := make([][]T, numWorkers())
+	kts := make([][]T, numWorkers())
 	parWorkers(dm.b*dm.h, 4*ss*dm.dh, func(w, item int) {
 		b, h := item/dm.h, item%dm.h
+		if kts[w] == nil {
+			kts[w] = make([]T, dm.s*dm.dh)
+		}
 		var p []T
 		if stash != nil {
 			p = stash[item*ss : (item+1)*ss]
@@ -301,7 +325,7 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 			}
 			p = scratch[w]
 		}
-		attnProbs(q, k, bias, p, b, h, dm)
+		attnProbs(q, k, bias, p, kts[w], b, h, dm)
 		off := b*dm.s*dm.d + h*dm.dh
 		gemm(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
 	})
@@ -369,10 +393,14 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 	nw := numWorkers()
 	dps := make([][]T, nw)
 	ps := make([][]T, nw)
+	ts := make([][]T, nw)
 	scale := T(math.Sqrt(float64(dm.dh)))
 	parWorkers(dm.b*dm.h, 8*ss*dm.dh, func(w, item int) {
 		b, h := item/dm.h, item%dm.h
 		off := b*dm.s*dm.d + h*dm.dh
+		if ts[w] == nil {
+			ts[w] = make([]T, dm.s*dm.dh)
+		}
 		var p []T
 		if stash != nil {
 			p = stash[item*ss : (item+1)*ss]
@@ -381,7 +409,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 				ps[w] = make([]T, ss)
 			}
 			p = ps[w]
-			attnProbs(q, k, bias, p, b, h, dm)
+			attnProbs(q, k, bias, p, ts[w], b, h, dm)
 		}
 		if dps[w] == nil {
 			dps[w] = make([]T, ss)
@@ -397,7 +425,8 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 			return
 		}
 		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
-		gemm(false, true, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, v[off:], dm.d, 0, dp, dm.s)
+		transposeHead(ts[w], v[off:], dm)
+		gemm(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, ts[w], dm.s, 0, dp, dm.s)
 		for i := 0; i < dm.s; i++ {
 			pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
 			var dot float64
@@ -446,6 +475,3 @@ func (op *pickOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 	}
 	return out, nil
 }
-
-// expT is exp in the element type's precision.
-func expT[T float](x T) T { return T(math.Exp(float64(x))) }

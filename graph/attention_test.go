@@ -116,6 +116,7 @@ func TestAttentionForward(t *testing.T) {
 		want := refAttention(args[0].val.Data().([]float64), args[1].val.Data().([]float64), args[2].val.Data().([]float64), bias, c.b, c.s, c.d, c.heads)
 		assertClose(t, "Attention", got, want, 1e-12, 1e-12)
 		checkF32Agrees(t, buildAttn(c.heads, c.bias), args, 1e-5)
+		checkF32GradAgrees(t, buildAttn(c.heads, c.bias), args, 2e-5)
 		if c.bias && c.b > 1 {
 			// The fully masked batch element attends uniformly: out = mean of v rows per column.
 			v := args[2].val.Data().([]float64)

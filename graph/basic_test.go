@@ -22,6 +22,7 @@ func TestGELUForward(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	big := randDense(rng, 3, 70, 11)
 	checkF32Agrees(t, buildGELU, []gcArg{{"x", big, true}}, 1e-6)
+	checkF32GradAgrees(t, buildGELU, []gcArg{{"x", big, true}}, 1e-6)
 }
 
 func TestGELUGrad(t *testing.T) {
@@ -73,6 +74,7 @@ func TestLayerNormForward(t *testing.T) {
 		want := refLayerNorm(x.Data().([]float64), gm.Data().([]float64), bt.Data().([]float64), d, tc.eps)
 		assertClose(t, "LayerNorm", got, want, 1e-12, 1e-12)
 		checkF32Agrees(t, buildLN(tc.eps), args, 1e-5)
+		checkF32GradAgrees(t, buildLN(tc.eps), args, 2e-5)
 	}
 }
 
@@ -137,6 +139,7 @@ func TestLinearForward(t *testing.T) {
 		want := refLinear(x.Data().([]float64), w.Data().([]float64), bv, n, in, out)
 		assertClose(t, "Linear", got, want, 1e-12, 1e-12)
 		checkF32Agrees(t, buildLinear(tc.bias), args, 1e-5)
+		checkF32GradAgrees(t, buildLinear(tc.bias), args, 2e-5)
 	}
 }
 

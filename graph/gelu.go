@@ -101,6 +101,10 @@ const (
 )
 
 func geluFwd[T float](x, y []T) {
+	if x32, ok := any(x).([]float32); ok {
+		geluFwd32(x32, any(y).([]float32))
+		return
+	}
 	parFor(len(x), 20, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
@@ -110,12 +114,38 @@ func geluFwd[T float](x, y []T) {
 }
 
 func geluBwd[T float](x, g, dx []T) {
+	if x32, ok := any(x).([]float32); ok {
+		geluBwd32(x32, any(g).([]float32), any(dx).([]float32))
+		return
+	}
 	parFor(len(x), 30, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := float64(x[i])
 			cdf := 0.5 * (1 + math.Erf(v*invSqrt2))
 			pdf := invSqrt2Pi * math.Exp(-0.5*v*v)
 			dx[i] = T(float64(g[i]) * (cdf + v*pdf))
+		}
+	})
+}
+
+// geluFwd32 and geluBwd32 use the fast float32 erf/exp (errors of a few float32 ulp, on a par
+// with PyTorch's vectorised CPU kernels); float64 graphs keep math.Erf for exactness.
+func geluFwd32(x, y []float32) {
+	parFor(len(x), 10, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			y[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
+		}
+	})
+}
+
+func geluBwd32(x, g, dx []float32) {
+	parFor(len(x), 15, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := x[i]
+			cdf := 0.5 * (1 + erf32(v*invSqrt2))
+			pdf := invSqrt2Pi * exp32(-0.5*v*v)
+			dx[i] = g[i] * (cdf + v*pdf)
 		}
 	})
 }

@@ -197,50 +197,7 @@ func numGradCheck(t *testing.T, build buildFn, args []gcArg, tol float64) float6
 	const eps = 1e-6
 	rng := rand.New(rand.NewSource(99))
 
-	// Symbolic gradients.
-	g := G.NewGraph()
-	nodes := makeInputs(g, args, tensor.Float64)
-	y, err := build(g, nodes)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
-	r := randDense(rng, y.Shape()...)
-	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NewConstant(r, G.WithName("R"))))))
-	var wrt []*G.Node
-	var wrtArg []int
-	for i, a := range args {
-		if a.diff {
-			wrt = append(wrt, nodes[i])
-			wrtArg = append(wrtArg, i)
-		}
-	}
-	if _, err := G.Grad(cost, wrt...); err != nil {
-		t.Fatalf("Grad: %v", err)
-	}
-	m := G.NewTapeMachine(g, G.BindDualValues(wrt...))
-	defer m.Close()
-	var analytic [][]float64
-	for run := 0; run < 2; run++ {
-		rebind(t, nodes, args, tensor.Float64)
-		if err := m.RunAll(); err != nil {
-			t.Fatalf("RunAll: %v", err)
-		}
-		for k, n := range wrt {
-			gv, err := n.Grad()
-			if err != nil {
-				t.Fatalf("Grad of %s: %v", n.Name(), err)
-			}
-			got := f64s(gv)
-			// Gorgonia accumulates into the dual value's gradient (solvers zero it); do the same.
-			gv.(*tensor.Dense).Zero()
-			if run == 0 {
-				analytic = append(analytic, got)
-			} else if !equalF64(analytic[k], got) {
-				t.Fatalf("gradient of %s differs between two runs of the machine", n.Name())
-			}
-		}
-		m.Reset()
-	}
+	r, wrtArg, analytic := symGrads(t, build, args, tensor.Float64, rng)
 
 	// Numerical gradients from a forward-only machine with rebinding.
 	g2 := G.NewGraph()
@@ -286,4 +243,65 @@ func numGradCheck(t *testing.T, build buildFn, args []gcArg, tol float64) float6
 		}
 	}
 	return worst
+}
+
+// symGrads computes Gorgonia's symbolic gradients of Σ(op ⊙ R) in dtype dt for every
+// differentiable argument (R drawn from rng), running the machine twice to check repeatability.
+func symGrads(t *testing.T, build buildFn, args []gcArg, dt tensor.Dtype, rng *rand.Rand) (*tensor.Dense, []int, [][]float64) {
+	t.Helper()
+	g := G.NewGraph()
+	nodes := makeInputs(g, args, dt)
+	y, err := build(g, nodes)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	r := randDense(rng, y.Shape()...)
+	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NewConstant(asDtype(r, dt), G.WithName("R"))))))
+	var wrt []*G.Node
+	var wrtArg []int
+	for i, a := range args {
+		if a.diff {
+			wrt = append(wrt, nodes[i])
+			wrtArg = append(wrtArg, i)
+		}
+	}
+	if _, err := G.Grad(cost, wrt...); err != nil {
+		t.Fatalf("Grad: %v", err)
+	}
+	m := G.NewTapeMachine(g, G.BindDualValues(wrt...))
+	defer m.Close()
+	var analytic [][]float64
+	for run := 0; run < 2; run++ {
+		rebind(t, nodes, args, dt)
+		if err := m.RunAll(); err != nil {
+			t.Fatalf("RunAll: %v", err)
+		}
+		for k, n := range wrt {
+			gv, err := n.Grad()
+			if err != nil {
+				t.Fatalf("Grad of %s: %v", n.Name(), err)
+			}
+			got := f64s(gv)
+			// Gorgonia accumulates into the dual value's gradient (solvers zero it); do the same.
+			gv.(*tensor.Dense).Zero()
+			if run == 0 {
+				analytic = append(analytic, got)
+			} else if !equalF64(analytic[k], got) {
+				t.Fatalf("gradient of %s differs between two runs of the machine", n.Name())
+			}
+		}
+		m.Reset()
+	}
+
+	return r, wrtArg, analytic
+}
+
+// checkF32GradAgrees compares float32 and float64 symbolic gradients.
+func checkF32GradAgrees(t *testing.T, build buildFn, args []gcArg, tol float64) {
+	t.Helper()
+	_, wrt, g64 := symGrads(t, build, args, tensor.Float64, rand.New(rand.NewSource(5)))
+	_, _, g32 := symGrads(t, build, args, tensor.Float32, rand.New(rand.NewSource(5)))
+	for k := range g64 {
+		assertClose(t, "float32 vs float64 gradient of "+args[wrt[k]].name, g32[k], g64[k], tol, tol)
+	}
 }
