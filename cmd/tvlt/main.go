@@ -1,0 +1,137 @@
+// Command tvlt pretrains, fine-tunes, evaluates and benchmarks TVLT models.
+//
+//	tvlt demo                      synthetic data → pretrain → fine-tune → metrics
+//	tvlt pretrain --data M --out D  MAE + matching pretraining
+//	tvlt finetune --data M --out D --task classification|regression|retrieval
+//	tvlt eval --data M --ckpt D     metrics as JSON (last stdout line)
+//	tvlt predict --data M --ckpt D --out F.jsonl
+//	tvlt bench --preset P --task pretrain|finetune|infer
+//
+// Every subcommand has --help. Subcommands register themselves in their
+// own files (commands map), so new ones need no change here.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/tvlt-go/tvlt/train"
+)
+
+// command is one subcommand: a one-line summary for the overview, and run,
+// which parses its own flags from args and writes to stdout/stderr.
+type command struct {
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// commands is filled by each subcommand file's init.
+var commands = map[string]command{}
+
+// errUsage marks a command-line mistake (exit status 2, usage already shown).
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit status: 0 success,
+// 1 failure, 2 usage error, 130 interrupted (checkpoint saved).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		overview(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmd, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "tvlt: unknown command %q\n\n", args[0])
+		overview(stderr)
+		return 2
+	}
+	err := cmd.run(ctx, args[1:], stdout, stderr)
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, train.ErrInterrupted):
+		fmt.Fprintf(stderr, "tvlt %s: %v\n", args[0], err)
+		return 130
+	}
+	fmt.Fprintf(stderr, "tvlt %s: %v\n", args[0], err)
+	return 1
+}
+
+func overview(w io.Writer) {
+	fmt.Fprintln(w, "tvlt: TVLT (Textless Vision-Language Transformer) training in Go")
+	fmt.Fprintln(w, "\nUsage: tvlt <command> [flags]   (tvlt <command> --help for details)")
+	fmt.Fprintln(w, "\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nStart with: tvlt demo")
+}
+
+// newFlags makes a subcommand's FlagSet whose --help prints the usage
+// text (synopsis, description, flags, examples) to stderr.
+func newFlags(name, synopsis, description, examples string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("tvlt "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: tvlt %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
+		fs.PrintDefaults()
+		if examples != "" {
+			fmt.Fprintf(stderr, "\nExamples:\n%s\n", strings.TrimRight(examples, "\n"))
+		}
+	}
+	return fs
+}
+
+// parse parses flags, turning parse errors into errUsage and rejecting
+// stray positional arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return errUsage
+	}
+	return nil
+}
+
+// required reports missing mandatory flags.
+func required(fs *flag.FlagSet, names ...string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for _, n := range names {
+		if !set[n] {
+			fmt.Fprintf(fs.Output(), "%s: --%s is required\n", fs.Name(), n)
+			fs.Usage()
+			return errUsage
+		}
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/train"
+)
+
+// tvlt runs one command line in-process and returns stdout, stderr and the
+// exit status.
+func tvlt(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+// lastJSON decodes the last stdout line as a JSON object.
+func lastJSON(t *testing.T, stdout string) map[string]interface{} {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var m map[string]interface{}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &m); err != nil {
+		t.Fatalf("last stdout line is not JSON: %q: %v", lines[len(lines)-1], err)
+	}
+	return m
+}
+
+func TestHelp(t *testing.T) {
+	for name := range commands {
+		_, stderr, code := tvlt(t, name, "--help")
+		if code != 0 || !strings.Contains(stderr, "Usage: tvlt "+name) || !strings.Contains(stderr, "Examples:") {
+			t.Errorf("%s --help: status %d, output %q", name, code, stderr)
+		}
+	}
+	for _, name := range []string{"pretrain", "finetune", "eval", "predict", "bench", "demo"} {
+		if _, ok := commands[name]; !ok {
+			t.Errorf("command %s is not registered", name)
+		}
+	}
+	if _, _, code := tvlt(t, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: status %d, want 2", code)
+	}
+	if _, stderr, code := tvlt(t, "pretrain", "--out", "x"); code != 2 || !strings.Contains(stderr, "--data is required") {
+		t.Errorf("missing --data: status %d, %q", code, stderr)
+	}
+}
+
+// TestEndToEnd drives the CLI through pretrain → finetune (classification
+// and retrieval, both from the pretraining run) → eval → predict → bench on
+// the tiny preset and a small generated set.
+func TestEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 24, Frames: 2, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := filepath.Join(dir, "pre")
+	stdout, stderr, code := tvlt(t, "pretrain", "--data", manifest, "--out", pre, "--preset", "tiny",
+		"--steps", "4", "--batch-size", "4", "--lr", "1e-3", "--save-every", "2", "--plain")
+	if code != 0 {
+		t.Fatalf("pretrain: status %d\n%s", code, stderr)
+	}
+	met := lastJSON(t, stdout)
+	for _, k := range []string{"loss", "pixel_mae_loss", "audio_mae_loss", "matching_accuracy"} {
+		if _, ok := met[k]; !ok {
+			t.Errorf("pretrain metrics lack %s: %v", k, met)
+		}
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "metrics.jsonl", "checkpoint-4/optimizer.safetensors", "checkpoint-4/trainer_state.json", "checkpoint-2/model.safetensors"} {
+		if _, err := os.Stat(filepath.Join(pre, f)); err != nil {
+			t.Errorf("run folder: %v", err)
+		}
+	}
+	if !strings.Contains(stderr, "step 4/4") {
+		t.Errorf("no plain progress line in %q", stderr)
+	}
+	// Resuming a finished run is a no-op that still succeeds.
+	if _, stderr, code := tvlt(t, "pretrain", "--data", manifest, "--out", pre, "--preset", "tiny",
+		"--steps", "4", "--batch-size", "4", "--lr", "1e-3", "--resume", "--plain"); code != 0 {
+		t.Fatalf("resume of a finished run: %d\n%s", code, stderr)
+	}
+
+	cls := filepath.Join(dir, "cls")
+	_, stderr, code = tvlt(t, "finetune", "--data", manifest, "--out", cls, "--task", "classification",
+		"--init", pre, "--steps", "3", "--batch-size", "4", "--plain")
+	if code != 0 {
+		t.Fatalf("finetune: status %d\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "loaded") || !strings.Contains(stderr, "classifier") {
+		t.Errorf("no init report naming the fresh classifier in %q", stderr)
+	}
+	stdout, stderr, code = tvlt(t, "eval", "--data", manifest, "--ckpt", cls, "--split", "test")
+	if code != 0 {
+		t.Fatalf("eval: status %d\n%s", code, stderr)
+	}
+	met = lastJSON(t, stdout)
+	if acc, ok := met["accuracy"].(float64); !ok || acc < 0 || acc > 1 {
+		t.Errorf("eval accuracy %v", met["accuracy"])
+	}
+	if _, ok := met["macro_f1"]; !ok {
+		t.Errorf("eval lacks macro_f1: %v", met)
+	}
+	preds := filepath.Join(dir, "preds.jsonl")
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--split", "all", "--out", preds); code != 0 {
+		t.Fatalf("predict: status %d\n%s", code, stderr)
+	}
+	buf, err := os.ReadFile(preds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(buf)), "\n")
+	if len(lines) != 24 {
+		t.Errorf("%d prediction lines, want 24", len(lines))
+	}
+	var p struct {
+		ID     string    `json:"id"`
+		Logits []float64 `json:"logits"`
+		Label  *int      `json:"label"`
+	}
+	if err := json.Unmarshal([]byte(lines[0]), &p); err != nil || p.ID == "" || len(p.Logits) != data.DemoClasses || p.Label == nil {
+		t.Errorf("prediction line %q (%v)", lines[0], err)
+	}
+
+	ret := filepath.Join(dir, "ret")
+	stdout, stderr, code = tvlt(t, "finetune", "--data", manifest, "--out", ret, "--task", "retrieval",
+		"--init", pre, "--steps", "2", "--batch-size", "4", "--eval-split", "test", "--plain")
+	if code != 0 {
+		t.Fatalf("retrieval finetune: status %d\n%s", code, stderr)
+	}
+	met = lastJSON(t, stdout)
+	for _, k := range []string{"a2v_r1", "a2v_r5", "a2v_r10", "v2a_r1", "v2a_r10", "recall_mean"} {
+		if v, ok := met[k].(float64); !ok || v < 0 || v > 1 {
+			t.Errorf("retrieval %s = %v", k, met[k])
+		}
+	}
+
+	stdout, stderr, code = tvlt(t, "bench", "--preset", "tiny", "--task", "finetune", "--batch-size", "2", "--steps", "2", "--warmup", "1")
+	if code != 0 {
+		t.Fatalf("bench: status %d\n%s", code, stderr)
+	}
+	met = lastJSON(t, stdout)
+	for _, k := range []string{"preset", "task", "batch_size", "steps", "ms_per_step_median", "ms_per_step_min", "samples_per_s", "peak_rss_mb"} {
+		if _, ok := met[k]; !ok {
+			t.Errorf("bench output lacks %s: %v", k, met)
+		}
+	}
+	if met["preset"] != "tiny" || met["task"] != "finetune" {
+		t.Errorf("bench output %v", met)
+	}
+}
+
+// TestInterruptExitCode: a cancelled context (what SIGINT does) saves a
+// checkpoint and exits with 130; --resume then finishes the run.
+func TestInterruptExitCode(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 12, Frames: 2, Seed: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	out2 := filepath.Join(dir, "run")
+	args := []string{"pretrain", "--data", manifest, "--out", out2, "--preset", "tiny", "--steps", "2", "--batch-size", "4", "--plain"}
+	if code := run(ctx, args, &out, &errb); code != 130 {
+		t.Fatalf("interrupted: status %d, want 130\n%s", code, errb.String())
+	}
+	cks, _ := train.ListCheckpoints(out2)
+	if len(cks) != 1 || cks[0].Step != 0 {
+		t.Fatalf("checkpoints after interrupt: %v", cks)
+	}
+	if _, stderr, code := tvlt(t, append(args, "--resume")...); code != 0 {
+		t.Fatalf("resume: %d\n%s", code, stderr)
+	}
+}

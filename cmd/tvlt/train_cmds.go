@@ -1,0 +1,308 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/train"
+)
+
+func init() {
+	commands["pretrain"] = command{"MAE + audio-video matching pretraining on unlabelled clips", runPretrain}
+	commands["finetune"] = command{"fine-tune for classification, regression or retrieval", runFinetune}
+}
+
+// trainFlags are the options pretrain and finetune share.
+type trainFlags struct {
+	data, out, config, preset    string
+	steps, epochs, batch, accum  int
+	lr, minLR, wd, clip          float64
+	warmup                       int
+	schedule                     string
+	seed                         uint64
+	logEvery, evalEvery          int
+	saveEvery, keepLast          int
+	bestMetric, evalSplit, cache string
+	resume, plain                bool
+	workers                      int
+}
+
+func (f *trainFlags) register(fs *flag.FlagSet, defaultLR float64) {
+	fs.StringVar(&f.data, "data", "", "manifest (JSON Lines) with the clips; its \"split\" field selects train/val")
+	fs.StringVar(&f.out, "out", "", "run folder (created): config.json, model.safetensors, metrics.jsonl, checkpoint-*/")
+	fs.StringVar(&f.config, "config", "", "model config.json (HF TvltConfig); overrides --preset")
+	fs.StringVar(&f.preset, "preset", "small", "model size: "+strings.Join(train.Presets, ", "))
+	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: --epochs × steps per epoch)")
+	fs.IntVar(&f.epochs, "epochs", 1, "epochs when --steps is 0")
+	fs.IntVar(&f.batch, "batch-size", 8, "clips per micro-batch")
+	fs.IntVar(&f.accum, "grad-accum", 1, "micro-batches per optimizer step")
+	fs.Float64Var(&f.lr, "lr", defaultLR, "peak learning rate")
+	fs.Float64Var(&f.minLR, "min-lr", 0, "learning rate at the end of the decay")
+	fs.IntVar(&f.warmup, "warmup", 0, "linear warmup steps")
+	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate decay: cosine, linear or constant")
+	fs.Float64Var(&f.wd, "weight-decay", 0.01, "AdamW weight decay (none on biases, norms, embeddings)")
+	fs.Float64Var(&f.clip, "clip", 1, "global gradient-norm clip (negative: off)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of model init, data order, masks and negatives")
+	fs.IntVar(&f.logEvery, "log-every", 10, "steps between log lines and metrics.jsonl records")
+	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between evaluations on --eval-split (0: at the end)")
+	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: at the end)")
+	fs.IntVar(&f.keepLast, "keep", 2, "checkpoints kept besides the best one")
+	fs.StringVar(&f.bestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae or recall_mean by task)")
+	fs.StringVar(&f.evalSplit, "eval-split", "val", "split evaluated during training (\"none\" to skip)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the newest checkpoint in --out exactly")
+	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features between epochs")
+	fs.IntVar(&f.workers, "workers", 0, "decoding goroutines (0: one per core)")
+	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
+}
+
+func (f *trainFlags) options(task train.Task, stderr io.Writer) train.Options {
+	o := train.Options{
+		Task: task, Out: f.out, Steps: f.steps, Epochs: f.epochs, BatchSize: f.batch, GradAccum: f.accum,
+		LR: f.lr, MinLR: f.minLR, Warmup: f.warmup, Schedule: f.schedule, WeightDecay: f.wd, ClipNorm: f.clip,
+		Seed: f.seed, LogEvery: f.logEvery, EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
+		BestMetric: f.bestMetric, Resume: f.resume, CacheDir: f.cache, Workers: f.workers, Log: stderr,
+	}
+	if f.wd == 0 {
+		o.WeightDecay = -1
+	}
+	if f.clip == 0 {
+		o.ClipNorm = -1
+	}
+	if f.plain {
+		o.Progress = train.ProgressPlain
+	}
+	return o
+}
+
+// modelConfig is --config if given, else --preset.
+func (f *trainFlags) modelConfig() (layers.Config, error) {
+	if f.config != "" {
+		return layers.ReadConfig(f.config)
+	}
+	return train.Preset(f.preset)
+}
+
+// splits reads the manifest: the train split (all clips when no clip has a
+// split) and the eval split.
+func (f *trainFlags) splits() (trainClips, evalClips []data.Clip, err error) {
+	clips, err := data.ReadManifest(f.data)
+	if err != nil {
+		return nil, nil, err
+	}
+	trainClips = data.FilterSplit(clips, "train")
+	if len(trainClips) == 0 {
+		trainClips = data.FilterSplit(clips, "")
+	}
+	if len(trainClips) == 0 {
+		return nil, nil, fmt.Errorf("%s: no clips with split \"train\" (or without split)", f.data)
+	}
+	if f.evalSplit != "none" && f.evalSplit != "" {
+		evalClips = data.FilterSplit(clips, f.evalSplit)
+	}
+	return trainClips, evalClips, nil
+}
+
+// report prints the run summary; the final metrics go to stdout as one JSON
+// object on the last line.
+func report(stdout, stderr io.Writer, out string, s *train.Summary) error {
+	fmt.Fprintf(stderr, "finished %d steps in %.1fs; model in %s", s.Step, s.Seconds, out)
+	if !math.IsNaN(s.BestValue) {
+		fmt.Fprintf(stderr, "; best %s %.4f at step %d", s.BestMetric, s.BestValue, s.BestStep)
+	}
+	fmt.Fprintln(stderr)
+	met := s.Eval
+	if met == nil {
+		met = s.Train
+	}
+	return printJSON(stdout, met)
+}
+
+// printJSON writes metrics as one JSON line, NaN as null.
+func printJSON(w io.Writer, v map[string]float64) error {
+	m := map[string]interface{}{}
+	for k, x := range v {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			m[k] = nil
+		} else {
+			m[k] = x
+		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(w, string(b))
+	return err
+}
+
+func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f trainFlags
+	var tasks string
+	fs := newFlags("pretrain", "--data MANIFEST --out DIR [flags]", `
+Pretrains a TvltForPreTraining model with masked autoencoding of video
+patches and spectrogram patches (MAE) and audio-video matching (true pairs
+vs a clip's audio with another clip's video). Clips need no labels.
+Checkpoints hold weights, AdamW moments and the loader position, so
+--resume continues bit for bit. Ctrl-C saves a checkpoint and exits (130).`, `
+  tvlt pretrain --data clips.jsonl --out runs/pre --preset small --steps 2000 --batch-size 16 --lr 5e-4 --warmup 200
+  tvlt pretrain --data clips.jsonl --out runs/pre --tasks mae --save-every 500
+  tvlt pretrain --data clips.jsonl --out runs/pre --resume`, stderr)
+	f.register(fs, 1e-4)
+	fs.StringVar(&tasks, "tasks", "mae,matching", "pretraining objectives: mae, matching or both")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "data", "out"); err != nil {
+		return err
+	}
+	cfg, err := f.modelConfig()
+	if err != nil {
+		return err
+	}
+	cfg.TaskMAE, cfg.TaskMatching = false, false
+	for _, t := range strings.Split(tasks, ",") {
+		switch strings.TrimSpace(t) {
+		case "mae":
+			cfg.TaskMAE = true
+		case "matching":
+			cfg.TaskMatching = true
+		default:
+			return fmt.Errorf("--tasks: unknown task %q (want mae, matching)", t)
+		}
+	}
+	trainClips, evalClips, err := f.splits()
+	if err != nil {
+		return err
+	}
+	m, err := train.NewModel(layers.Pretraining, cfg, f.seed)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "pretraining %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, m.Params.NumParams(), len(trainClips), len(evalClips))
+	tr, err := train.New(m, trainClips, evalClips, f.options(train.TaskPretrain, stderr))
+	if err != nil {
+		return err
+	}
+	s, err := tr.Run(ctx)
+	if err != nil {
+		return err
+	}
+	return report(stdout, stderr, f.out, s)
+}
+
+func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f trainFlags
+	var task, init string
+	var numLabels int
+	var freeze bool
+	fs := newFlags("finetune", "--data MANIFEST --out DIR --task classification|regression|retrieval [flags]", `
+Fine-tunes a model on labelled clips:
+  classification  TvltForAudioVisualClassification, cross-entropy on integer labels;
+                  eval: accuracy, macro_f1
+  regression      the same head with MSE on score labels (num_labels scores per clip);
+                  eval: mae, pearson, binary_accuracy (sign, MOSEI Acc-2)
+  retrieval       the matching head of TvltForPreTraining on in-batch negatives
+                  (each clip's audio with a shifted clip's video of the same batch);
+                  eval: a2v/v2a Recall@1/5/10 over the whole split
+--init takes a pretraining (or any) run or checkpoint folder: the encoder is
+loaded, heads it lacks start fresh. Without --init the model starts from
+--config/--preset.`, `
+  tvlt finetune --data labelled.jsonl --out runs/cls --task classification --init runs/pre --num-labels 4 --epochs 5
+  tvlt finetune --data mosei.jsonl --out runs/reg --task regression --init runs/pre --lr 5e-5 --best-metric pearson
+  tvlt finetune --data pairs.jsonl --out runs/ret --task retrieval --init runs/pre --batch-size 16`, stderr)
+	f.register(fs, 1e-4)
+	fs.StringVar(&task, "task", "", "classification, regression or retrieval")
+	fs.StringVar(&init, "init", "", "run or checkpoint folder to start from")
+	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification) or scores per clip (regression); default: from the labels")
+	fs.BoolVar(&freeze, "freeze-encoder", false, "train only the head")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "data", "out", "task"); err != nil {
+		return err
+	}
+	t, err := train.ParseTask(task)
+	if err != nil || t == train.TaskPretrain {
+		return fmt.Errorf("--task %q: want classification, regression or retrieval", task)
+	}
+	trainClips, evalClips, err := f.splits()
+	if err != nil {
+		return err
+	}
+	var cfg layers.Config
+	if init != "" && f.config == "" {
+		dir, err := train.ResolveModelDir(init)
+		if err != nil {
+			return err
+		}
+		if cfg, err = layers.ReadConfig(dir + "/" + train.ConfigFile); err != nil {
+			return err
+		}
+	} else if cfg, err = f.modelConfig(); err != nil {
+		return err
+	}
+	switch t {
+	case train.TaskClassification:
+		cfg.LossType = "classification"
+		if numLabels == 0 {
+			numLabels = inferClasses(trainClips)
+		}
+	case train.TaskRegression:
+		cfg.LossType = "regression"
+		if numLabels == 0 {
+			numLabels = 1
+			if l := trainClips[0].Label; l.Kind == data.LabelMulti {
+				numLabels = len(l.Multi)
+			}
+		}
+	case train.TaskRetrieval:
+		cfg.TaskMAE, cfg.TaskMatching = false, true
+	}
+	if numLabels > 0 {
+		if numLabels != cfg.NumLabels {
+			cfg.ID2Label = nil
+		}
+		cfg.NumLabels = numLabels
+	}
+	m, err := train.NewModel(t.Kind(), cfg, f.seed)
+	if err != nil {
+		return err
+	}
+	if init != "" {
+		rep, err := train.InitFrom(m, init)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stderr, rep.String())
+	}
+	o := f.options(t, stderr)
+	o.FreezeEncoder = freeze
+	fmt.Fprintf(stderr, "fine-tuning %s for %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, t, m.Params.NumParams(), len(trainClips), len(evalClips))
+	tr, err := train.New(m, trainClips, evalClips, o)
+	if err != nil {
+		return err
+	}
+	s, err := tr.Run(ctx)
+	if err != nil {
+		return err
+	}
+	return report(stdout, stderr, f.out, s)
+}
+
+// inferClasses is 1 + the largest class label.
+func inferClasses(clips []data.Clip) int {
+	n := 0
+	for _, c := range clips {
+		if c.Label.Kind == data.LabelClass && c.Label.Class+1 > n {
+			n = c.Label.Class + 1
+		}
+	}
+	return max(n, 2)
+}
