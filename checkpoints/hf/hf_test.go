@@ -720,3 +720,55 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSaveRefusesToReplaceForeignFolder(t *testing.T) {
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{})
+	root := t.TempDir()
+	// A run folder: final weights plus logs and checkpoints.
+	run := filepath.Join(root, "run")
+	if err := os.MkdirAll(filepath.Join(run, "checkpoint-10"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(run, "metrics.jsonl"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := hf.Save(run, m); err == nil || !strings.Contains(err.Error(), "not a checkpoint folder") {
+		t.Fatalf("replacing a run folder: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(run, "metrics.jsonl")); err != nil {
+		t.Fatal("run folder damaged")
+	}
+	// A checkpoint folder with a stray file is not replaced either.
+	ck := filepath.Join(root, "ck")
+	if err := hf.Save(ck, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := hf.Save(ck, m); err != nil {
+		t.Fatalf("re-saving a checkpoint folder: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(ck, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := hf.Save(ck, m); err == nil || !strings.Contains(err.Error(), "holds notes.txt") {
+		t.Fatalf("replacing a folder with a stray file: %v", err)
+	}
+	// An empty folder is fine.
+	empty := filepath.Join(root, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := hf.Save(empty, m); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSaveRelativeName(t *testing.T) {
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{})
+	t.Chdir(t.TempDir())
+	if err := hf.Save("out", m); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.VerifyFolder("out"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -65,10 +65,7 @@ func (r *Report) String() string {
 		return "<nil report>"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s -> %s: %d loaded, %d initialised fresh, %d ignored", r.Source, r.Kind, len(r.Loaded), len(r.Fresh), len(r.Ignored))
-	if tp := targetPrefix(r.Kind); r.SourcePrefix != tp {
-		fmt.Fprintf(&b, " (encoder prefix %q -> %q)", r.SourcePrefix, tp)
-	}
+	b.WriteString(r.Summary())
 	b.WriteByte('\n')
 	for _, m := range r.Match.Mismatched {
 		fmt.Fprintf(&b, "  mis-shaped: %s\n", m)
@@ -80,6 +77,18 @@ func (r *Report) String() string {
 		fmt.Fprintf(&b, "  ignored: %s\n", n)
 	}
 	return b.String()
+}
+
+// Summary is the report's first line: counts and the prefix move.
+func (r *Report) Summary() string {
+	if r == nil {
+		return "<nil report>"
+	}
+	s := fmt.Sprintf("%s -> %s: %d loaded, %d initialised fresh, %d ignored", r.Source, r.Kind, len(r.Loaded), len(r.Fresh), len(r.Ignored))
+	if tp := targetPrefix(r.Kind); r.SourcePrefix != tp {
+		s += fmt.Sprintf(" (encoder prefix %q -> %q)", r.SourcePrefix, tp)
+	}
+	return s
 }
 
 func targetPrefix(k layers.Kind) string {

@@ -2,8 +2,12 @@ package hf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/layers"
@@ -62,7 +66,9 @@ func ConfigBytes(m *layers.Model) ([]byte, error) {
 // Save writes m as an HF checkpoint folder dir (config.json,
 // model.safetensors, checksums.json and any WithFile files), atomically:
 // dir afterwards holds the complete new folder or, on error, what it held
-// before. Weights are stored as F32 (F16 on request) whatever the model's
+// before. An existing dir is replaced only if it is empty or holds nothing
+// but the files of its checksums.json (a folder Save or the trainer wrote),
+// so a mistyped path cannot wipe unrelated files. Weights are stored as F32 (F16 on request) whatever the model's
 // float type.
 func Save(dir string, m *layers.Model, opts ...SaveOption) error {
 	if m == nil || m.Params == nil {
@@ -76,6 +82,17 @@ func Save(dir string, m *layers.Model, opts ...SaveOption) error {
 		if _, ok := sc.files[reserved]; ok {
 			return fmt.Errorf("hf: save %s: extra file %s would replace the checkpoint's own", dir, reserved)
 		}
+	}
+	// checkpoints.WriteFolder loops forever on a bare relative name such as
+	// "out" (os.MkdirTemp returns "./.out.tmp-*", which its directory walk
+	// never reaches again); an absolute path avoids that.
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("hf: save %s: %w", dir, err)
+	}
+	dir = abs
+	if err := replaceable(dir); err != nil {
+		return err
 	}
 	cfg, err := ConfigBytes(m)
 	if err != nil {
@@ -110,6 +127,62 @@ func ExportNPZ(path string, m *layers.Model) error {
 	}
 	if err := checkpoints.WriteNPZ(path, m.Params.Tensors()); err != nil {
 		return fmt.Errorf("hf: export: %w", err)
+	}
+	return nil
+}
+
+// replaceable refuses to let WriteFolder swap out a folder that holds
+// anything a checkpoint write did not record: WriteFolder deletes the
+// previous folder whole.
+func replaceable(dir string) error {
+	st, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("hf: save: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("hf: save: %s exists and is not a folder", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("hf: save: %w", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	refuse := func(why string) error {
+		return fmt.Errorf("hf: save: %s exists and %s; it would be replaced whole, so choose a new folder or remove it first", dir, why)
+	}
+	sums, err := checkpoints.ReadChecksums(dir)
+	if err != nil {
+		return refuse("is not a checkpoint folder (no readable " + checkpoints.ChecksumsFile + ")")
+	}
+	var stray string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if _, ok := sums.Files[rel]; !ok && rel != checkpoints.ChecksumsFile {
+			stray = rel
+			return fs.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("hf: save: %w", err)
+	}
+	if stray != "" {
+		return refuse("holds " + stray + ", which is not part of its checkpoint")
 	}
 	return nil
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tvlt-go/tvlt/checkpoints/hf"
+)
+
+func init() {
+	commands["import"] = command{
+		summary: "bring HF weights (safetensors or .npz) into a folder finetune --init reads",
+		run:     runImport,
+	}
+}
+
+const importDescription = `
+Imports weights saved by transformers (or by "tvlt export") into a
+checkpoint folder: config.json + model.safetensors + checksums.json, the
+layout "tvlt finetune --init" and "tvlt export" read.
+
+--from is an HF folder (config.json + model.safetensors, or a sharded
+model.safetensors.index.json; e.g. a hub snapshot of ZinengTang/tvlt-base),
+or a bare .safetensors / .npz file together with --config. Hub configs with
+pre-release key names are read with their values (layer_norm_eps 1e-12,
+8 decoder heads) and written back with every key.
+
+PyTorch pickles (pytorch_model.bin) are not read. Convert one first:
+
+    python3 -c "import torch, safetensors.torch as s; s.save_file({k: v.contiguous() for k, v in torch.load('pytorch_model.bin', map_location='cpu').items()}, 'model.safetensors', {'format': 'pt'})"
+
+--model converts between HF classes: a TvltModel checkpoint imported as
+pretraining or classification gets fresh (seeded) heads; heads the chosen
+class lacks are dropped. What was loaded, initialised fresh and ignored is
+printed.`
+
+const importExamples = `  tvlt import --from ~/hub/tvlt-base --out runs/tvlt-base
+  tvlt import --from ~/hub/tvlt-base --out runs/mosei-init --model classification --num-labels 1 --loss-type regression
+  tvlt import --from weights.npz --config config.json --out runs/imported`
+
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("import", "--from DIR_OR_FILE --out DIR [flags]", importDescription, importExamples, stderr)
+	from := fs.String("from", "", "HF folder, or a .safetensors / .npz file (with --config) (required)")
+	out := fs.String("out", "", "checkpoint folder to write (required); an existing folder is replaced only if it is a checkpoint folder")
+	config := fs.String("config", "", "config.json to use (required for a bare weights file; overrides the folder's)")
+	model := fs.String("model", "", "HF class to import as: base, pretraining or classification (default: the config's architectures)")
+	numLabels := fs.Int("num-labels", 0, "override num_labels (classification head size); 0 keeps the config's")
+	lossType := fs.String("loss-type", "", "override loss_type: classification or regression")
+	seed := fs.Uint64("seed", 0, "seed for heads the checkpoint lacks")
+	strict := fs.Bool("strict", false, "fail unless the checkpoint holds exactly the chosen class's tensors")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "from", "out"); err != nil {
+		return err
+	}
+	kind, err := parseKind(fs, stderr, fs.Name(), *model)
+	if err != nil {
+		return err
+	}
+	if *numLabels < 0 {
+		fmt.Fprintf(stderr, "%s: --num-labels must be positive\n", fs.Name())
+		fs.Usage()
+		return errUsage
+	}
+	opts := hf.LoadOptions{Config: *config, Strict: *strict, Overrides: map[string]interface{}{}}
+	opts.Init.Seed = *seed
+	opts.Init.EmbeddingStd = 0.02 // fresh embeddings like the trainer's new models
+	if *numLabels > 0 {
+		opts.Overrides["num_labels"] = *numLabels
+		// A classifier for another label count is re-initialised, not an error.
+		opts.FreshMismatchedHeads = true
+	}
+	if *lossType != "" {
+		opts.Overrides["loss_type"] = *lossType
+	}
+	m, rep, err := hf.Load(*from, kind, opts)
+	printReport(stderr, rep, err)
+	if err != nil {
+		return err
+	}
+	if err := hf.Save(*out, m); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported %s (%d tensors, %d parameters; %d loaded, %d initialised fresh, %d ignored) to %s\n",
+		m.Kind, len(m.Params.Names()), m.Params.NumParams(), len(rep.Loaded), len(rep.Fresh), len(rep.Ignored), *out)
+	return nil
+}
