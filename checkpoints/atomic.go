@@ -150,6 +150,9 @@ func WriteFolder(dir string, files map[string]func(io.Writer) error) error {
 	if err != nil {
 		return fmt.Errorf("checkpoints: %s: %w", dir, err)
 	}
+	// MkdirTemp keeps a leading "./"; filepath.Dir never yields that form,
+	// so the directory walk in fillFolder needs the cleaned path to stop.
+	tmp = filepath.Clean(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)
 		return fmt.Errorf("checkpoints: %s: %w", dir, err)
@@ -205,7 +208,7 @@ func fillFolder(tmp string, names []string, files map[string]func(io.Writer) err
 	// the folder holding it.
 	dirs := make([]string, 0, len(subdirs)+1)
 	for d := range subdirs {
-		for ; d != tmp; d = filepath.Dir(d) {
+		for ; d != tmp && len(d) > len(tmp); d = filepath.Dir(d) {
 			dirs = append(dirs, d)
 		}
 	}
