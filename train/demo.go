@@ -16,9 +16,6 @@ import (
 // step takes a fraction of a second on 2 cores with Gorgonia's pure-Go BLAS.
 func DemoConfig() layers.Config {
 	c, _ := Preset("small")
-	c.ImagePatchSize = [2]int{16, 16}
-	c.AudioPatchSize = [2]int{16, 16}
-	c.FrequencyLength = 32
 	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 64, 2, 4, 256
 	c.DecoderHiddenSize, c.DecoderNumHiddenLayers, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize = 32, 1, 4, 128
 	return c
