@@ -3,7 +3,7 @@ package graph
 import "math"
 
 // exp32 is a float32 exp accurate to about 1 ulp (relative error < 2e-7 over its range),
-// several times faster than math.Exp through float64. Softmax over 588 keys × 588 queries ×
+// roughly twice as fast as math.Exp through float64. Softmax over 588 keys × 588 queries ×
 // 12 heads per layer makes exp a visible cost.
 func exp32(x float32) float32 {
 	const (
@@ -11,7 +11,7 @@ func exp32(x float32) float32 {
 		ln2hi = 0.693359375
 		ln2lo = -2.12194440e-4
 	)
-	if x < -87.33654 { // below the smallest normal result: also swallows −3.4e38 key masks
+	if !(x >= -87.33654) { // below the smallest normal result (also −3.4e38 key masks), or NaN
 		if x != x {
 			return x
 		}
@@ -20,28 +20,25 @@ func exp32(x float32) float32 {
 	if x > 88.72283 {
 		return float32(math.Inf(1))
 	}
-	// x = n·ln2 + r, |r| ≤ ln2/2
-	n := float32(math.Floor(float64(x*log2e + 0.5)))
-	r := x - n*ln2hi
-	r -= n * ln2lo
-	// e^r by a degree-6 minimax-style polynomial (Cephes expf coefficients).
+	// x = n·ln2 + r, |r| ≤ ln2/2; round t to nearest by truncating t ± 0.5
+	t := x * log2e
+	var n int32
+	if t >= 0 {
+		n = int32(t + 0.5)
+	} else {
+		n = int32(t - 0.5)
+	}
+	fn := float32(n)
+	r := x - fn*ln2hi - fn*ln2lo
+	// e^r by the Cephes expf polynomial, evaluated in two independent halves for ILP.
 	r2 := r * r
-	p := float32(1.9875691500e-4)
-	p = p*r + 1.3981999507e-3
-	p = p*r + 8.3334519073e-3
-	p = p*r + 4.1665795894e-2
-	p = p*r + 1.6666665459e-1
-	p = p*r + 5.0000001201e-1
-	p = p*r2 + r + 1
-	// scale by 2^n via the exponent bits (n in [-126, 128]; handle the edges in two steps)
-	ni := int32(n)
-	if ni < -126 {
-		return p * math.Float32frombits(uint32(ni+126+127)<<23) * math.Float32frombits(1<<23)
+	pa := (float32(1.9875691500e-4)*r+1.3981999507e-3)*r + 8.3334519073e-3
+	pb := (float32(4.1665795894e-2)*r+1.6666665459e-1)*r + 5.0000001201e-1
+	p := (pa*(r2*r)+pb)*r2 + r + 1
+	if n > 127 { // x*log2e rounds up to 128 near the top of the range
+		return p * 2 * math.Float32frombits(uint32(n-1+127)<<23)
 	}
-	if ni > 127 {
-		return p * 2 * math.Float32frombits(uint32(ni-1+127)<<23)
-	}
-	return p * math.Float32frombits(uint32(ni+127)<<23)
+	return p * math.Float32frombits(uint32(n+127)<<23)
 }
 
 // erf32 is a float32 erf with absolute error below 1e-7: the rational approximation Eigen and
