@@ -273,8 +273,17 @@ func symGrads(t *testing.T, build buildFn, args []gcArg, dt tensor.Dtype, rng *r
 	var analytic [][]float64
 	for run := 0; run < 2; run++ {
 		rebind(t, nodes, args, dt)
+		bound := make([]*tensor.Dense, len(nodes))
+		for i, n := range nodes {
+			bound[i] = n.Value().(*tensor.Dense)
+		}
 		if err := m.RunAll(); err != nil {
 			t.Fatalf("RunAll: %v", err)
+		}
+		for i, a := range args {
+			if !equalDense(bound[i], asDtype(a.val, dt)) {
+				t.Fatalf("forward or backward pass modified input %s", a.name)
+			}
 		}
 		for k, n := range wrt {
 			gv, err := n.Grad()
