@@ -134,6 +134,17 @@ func (p *Program) Run(b *Batch) (res *Result, err error) {
 	for _, v := range p.reads {
 		*v = nil
 	}
+	// Gorgonia adds each backward pass onto the parameters' dual values;
+	// zero them so Grads always holds this batch's gradient alone.
+	if p.opts.Train {
+		for _, n := range p.params {
+			if g, err := n.Grad(); err == nil {
+				if d, ok := g.(*tensor.Dense); ok {
+					d.Zero()
+				}
+			}
+		}
+	}
 	if err := p.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("layers: running %s: %w", p.sig, err)
 	}
