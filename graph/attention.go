@@ -249,7 +249,7 @@ func transposeHead[T float](dst, src []T, dm attnDims) {
 
 // attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head);
 // kt is (dh·S) scratch.
-func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
+func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims, sched attnSched) {
 	off := b*dm.s*dm.d + h*dm.dh
 	transposeHead(kt, k[off:], dm)
 	gemm(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
@@ -258,28 +258,68 @@ func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
 	if bias != nil {
 		brow = bias[b*dm.s : (b+1)*dm.s]
 	}
-	for i := 0; i < dm.s; i++ {
-		row := p[i*dm.s : (i+1)*dm.s]
-		mx := T(math.Inf(-1))
-		for j := range row {
-			v := row[j] / scale
-			if brow != nil {
-				v += brow[j]
-			}
-			row[j] = v
-			if v > mx {
-				mx = v
-			}
+	sched.rows(dm.s, 12*dm.s, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			softmaxScores(p[i*dm.s:(i+1)*dm.s], brow, scale)
 		}
-		if math.IsInf(float64(mx), -1) {
-			u := 1 / T(dm.s)
-			for j := range row {
-				row[j] = u
-			}
-			continue
+	})
+}
+
+// softmaxScores turns raw scores into probabilities: row/scale + bias, max-subtracted
+// softmax; a row whose scores are all −Inf becomes uniform.
+func softmaxScores[T float](row, brow []T, scale T) {
+	mx := T(math.Inf(-1))
+	for j := range row {
+		v := row[j] / scale
+		if brow != nil {
+			v += brow[j]
 		}
-		softmaxRow(row, mx)
+		row[j] = v
+		if v > mx {
+			mx = v
+		}
 	}
+	if math.IsInf(float64(mx), -1) {
+		u := 1 / T(len(row))
+		for j := range row {
+			row[j] = u
+		}
+		return
+	}
+	softmaxRow(row, mx)
+}
+
+// attnSched decides where attention parallelism goes. With gonum's GEMM, (batch, head)
+// items run on separate goroutines; a cgo BLAS (OpenBLAS) already threads every GEMM, and
+// calling it from several goroutines at once oversubscribes the cores, so there items run
+// one after another and only the softmax rows are split across goroutines.
+type attnSched struct{ headParallel bool }
+
+func newAttnSched() attnSched {
+	return attnSched{headParallel: isGonumBLAS() && !attnRowParallelForTest}
+}
+
+// attnRowParallelForTest lets tests exercise the cgo-BLAS schedule with gonum.
+var attnRowParallelForTest bool
+
+// items runs body(worker, item) for every (batch, head) item.
+func (s attnSched) items(n, cost int, body func(w, item int)) {
+	if s.headParallel {
+		parWorkers(n, cost, body)
+		return
+	}
+	for i := 0; i < n; i++ {
+		body(0, i)
+	}
+}
+
+// rows runs a per-item row loop, in parallel only when items are not.
+func (s attnSched) rows(n, cost int, body func(lo, hi int)) {
+	if s.headParallel {
+		body(0, n)
+		return
+	}
+	parFor(n, cost, body)
 }
 
 // softmaxRow replaces row with exp(row−mx)/Σexp(row−mx).
@@ -311,7 +351,8 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 	ss := dm.s * dm.s
 	scratch := make([][]T, numWorkers())
 	kts := make([][]T, numWorkers())
-	parWorkers(dm.b*dm.h, 4*ss*dm.dh, func(w, item int) {
+	sched := newAttnSched()
+	sched.items(dm.b*dm.h, 4*ss*dm.dh, func(w, item int) {
 		b, h := item/dm.h, item%dm.h
 		if kts[w] == nil {
 			kts[w] = make([]T, dm.s*dm.dh)
@@ -325,7 +366,7 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 			}
 			p = scratch[w]
 		}
-		attnProbs(q, k, bias, p, kts[w], b, h, dm)
+		attnProbs(q, k, bias, p, kts[w], b, h, dm, sched)
 		off := b*dm.s*dm.d + h*dm.dh
 		gemm(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
 	})
@@ -395,7 +436,8 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 	ps := make([][]T, nw)
 	ts := make([][]T, nw)
 	scale := T(math.Sqrt(float64(dm.dh)))
-	parWorkers(dm.b*dm.h, 8*ss*dm.dh, func(w, item int) {
+	sched := newAttnSched()
+	sched.items(dm.b*dm.h, 8*ss*dm.dh, func(w, item int) {
 		b, h := item/dm.h, item%dm.h
 		off := b*dm.s*dm.d + h*dm.dh
 		if ts[w] == nil {
@@ -409,7 +451,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 				ps[w] = make([]T, ss)
 			}
 			p = ps[w]
-			attnProbs(q, k, bias, p, ts[w], b, h, dm)
+			attnProbs(q, k, bias, p, ts[w], b, h, dm, sched)
 		}
 		if dps[w] == nil {
 			dps[w] = make([]T, ss)
@@ -427,17 +469,19 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
 		transposeHead(ts[w], v[off:], dm)
 		gemm(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, ts[w], dm.s, 0, dp, dm.s)
-		for i := 0; i < dm.s; i++ {
-			pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
-			var dot float64
-			for j, pv := range pr {
-				dot += float64(pv) * float64(dr[j])
+		sched.rows(dm.s, 6*dm.s, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
+				var dot float64
+				for j, pv := range pr {
+					dot += float64(pv) * float64(dr[j])
+				}
+				dt := T(dot)
+				for j, pv := range pr {
+					dr[j] = pv * (dr[j] - dt) / scale
+				}
 			}
-			dt := T(dot)
-			for j, pv := range pr {
-				dr[j] = pv * (dr[j] - dt) / scale
-			}
-		}
+		})
 		// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
 		gemm(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
 		gemm(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)

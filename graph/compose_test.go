@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 
@@ -98,4 +99,83 @@ func TestDistinctOpsNotMerged(t *testing.T) {
 	}
 	w := numGradCheck(t, build, args, 1e-6)
 	t.Logf("distinct ops: worst rel err %.2g", w)
+}
+
+// nanLike returns a tensor shaped like v filled with NaN (a stale reused buffer).
+func nanLike(v G.Value) *tensor.Dense {
+	d := v.(*tensor.Dense).Clone().(*tensor.Dense)
+	for i := range d.Data().([]float64) {
+		d.Data().([]float64)[i] = math.NaN()
+	}
+	return d
+}
+
+// TestUsePreallocDo checks that every kernel fully overwrites a reused output buffer
+// (the TapeMachine hands ops their previous output), including the scatter-add gradients.
+func TestUsePreallocDo(t *testing.T) {
+	rng := rand.New(rand.NewSource(23))
+	x := randDense(rng, 2, 4, 6)
+	kept := randDense(rng, 2, 2, 6)
+	tok := randDense(rng, 1, 1, 6)
+	w := randDense(rng, 3, 6)
+	bvec := randDense(rng, 3)
+	g6 := randDense(rng, 6)
+	ids := int64Dense([]int64{1, 1, 3, 0}, 2, 2)
+	restore := int64Dense([]int64{3, 0, 2, 1, 1, 2, 3, 0}, 2, 4)
+	bias := randDense(rng, 2, 4)
+	gradX := randDense(rng, 2, 4, 6)
+	gradK := randDense(rng, 2, 2, 6)
+	gradY := randDense(rng, 2, 4, 3)
+	attn := &attnOp{opBase: opBase{"Attention"}, heads: 2, hasBias: true, state: &attnState{keep: true}}
+	attnOut, err := attn.Do(x, x, x, bias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := &layerNormOp{opBase{"LN"}, 1e-5, 3}
+	cases := []struct {
+		name string
+		op   interface {
+			G.Op
+			G.UsePreallocDoer
+		}
+		in []G.Value
+	}{
+		{"GELU", &geluOp{opBase{"GELU"}}, []G.Value{x}},
+		{"GELUGrad", &geluGradOp{opBase{"GELUGrad"}}, []G.Value{x, gradX}},
+		{"LayerNorm", ln, []G.Value{x, g6, g6}},
+		{"LayerNormDx", &layerNormDxOp{opBase{"LNDx"}, 1e-5, 3}, []G.Value{x, g6, gradX}},
+		{"LayerNormDgamma", &layerNormDgammaOp{opBase{"LNDg"}, 1e-5, 3}, []G.Value{x, gradX}},
+		{"SumLeading", &sumLeadingOp{opBase{"Sum"}, 3}, []G.Value{gradX}},
+		{"Linear", &linearOp{opBase: opBase{"Linear"}, xRank: 3, wRank: 2, hasBias: true}, []G.Value{x, w, bvec}},
+		{"LinearDx", &linearDxOp{opBase{"LinearDx"}, 3, 2}, []G.Value{gradY, w}},
+		{"LinearDw", &linearDwOp{opBase{"LinearDw"}, 3, 2, tensor.Shape{3, 6}}, []G.Value{gradY, x}},
+		{"Attention", attn, []G.Value{x, x, x, bias}},
+		{"AttentionGrad", &attnGradOp{opBase{"AttentionGrad"}, attn}, []G.Value{x, x, x, bias, attnOut, gradX}},
+		{"AddRows", &addRowsOp{opBase{"AddRows"}, []int{0, 2, 2, 1}, 3}, []G.Value{x, randDense(rng, 1, 3, 6)}},
+		{"AddRowsGrad", &addRowsGradOp{opBase{"AddRowsGrad"}, &addRowsOp{opBase{"AddRows"}, []int{0, 2, 2, 1}, 3}}, []G.Value{gradX}},
+		{"Gather", &gatherOp{opBase{"Gather"}, 4}, []G.Value{x, ids}},
+		{"GatherGrad", &gatherGradOp{opBase{"GatherGrad"}, 4}, []G.Value{ids, gradK}},
+		{"Unshuffle", &unshuffleOp{opBase{"Unshuffle"}, 2}, []G.Value{kept, tok, restore}},
+		{"UnshuffleDkept", &unshuffleGradOp{opBase{"Dkept"}, 2, false}, []G.Value{restore, gradX}},
+		{"UnshuffleDtoken", &unshuffleGradOp{opBase{"Dtoken"}, 2, true}, []G.Value{restore, gradX}},
+		{"ConcatTokens", &concatOp{opBase{"Concat"}, true, []int{4, 2}}, []G.Value{tok, x, kept}},
+		{"SeqSum", &seqSumOp{opBase{"SeqSum"}, 0}, []G.Value{gradX}},
+		{"SliceSeq", newSliceSeqOp(1, 3), []G.Value{x}},
+		{"PadSeq", &padSeqOp{opBase{"PadSeq"}, 1, 3, 5}, []G.Value{gradK}},
+	}
+	for _, c := range cases {
+		want, err := c.op.Do(c.in...)
+		if err != nil {
+			t.Fatalf("%s: Do: %v", c.name, err)
+		}
+		buf := nanLike(want)
+		got, err := c.op.UsePreallocDo(buf, c.in...)
+		if err != nil {
+			t.Fatalf("%s: UsePreallocDo: %v", c.name, err)
+		}
+		if got.(*tensor.Dense) != buf {
+			t.Errorf("%s: did not reuse the preallocated buffer", c.name)
+		}
+		assertClose(t, c.name+" prealloc", f64s(got), f64s(want), 0, 0)
+	}
 }
