@@ -16,4 +16,14 @@
 // accumulates them into the parameters' dual values (zero them after each step).
 // Index inputs (Gather ids, Unshuffle idsRestore) and the attention key bias are not
 // differentiable.
+//
+// Attention keeps its softmax probabilities (B·heads·S² values) from the forward pass for the
+// backward pass once a gradient of it has been taken, as PyTorch does; the backward kernel
+// falls back to recomputing them if the stash belongs to a different output buffer (another
+// machine over the same graph). Ops whose only difference is a baked-in constant (row maps,
+// slice ranges, head counts) hash differently, so Gorgonia's node de-duplication never
+// merges them.
+//
+// Float32 kernels use fast exp/erf approximations (errors of a few float32 ulp, measured in
+// the tests); float64 kernels use the math package and are exact to rounding.
 package graph
