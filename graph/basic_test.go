@@ -62,7 +62,7 @@ func TestLayerNormForward(t *testing.T) {
 	for _, tc := range []struct {
 		shape []int
 		eps   float64
-	}{{[]int{4}, 1e-5}, {[]int{3, 5}, 1e-12}, {[]int{2, 7, 16}, 1e-6}, {[]int{2, 3, 300}, 1e-12}} {
+	}{{[]int{4}, 1e-5}, {[]int{3, 5}, 1e-12}, {[]int{2, 7, 16}, 1e-6}, {[]int{2, 3, 300}, 1e-12}, {[]int{4, 50, 64}, 1e-12}} {
 		d := tc.shape[len(tc.shape)-1]
 		x, gm, bt := randDense(rng, tc.shape...), randDense(rng, d), randDense(rng, d)
 		// Offset the inputs so a naive one-pass variance would lose precision.
@@ -194,4 +194,29 @@ func TestShapeErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want containing %q", c.name, err, c.want)
 		}
 	}
+}
+
+// TestParallelReductionsMatchSerial checks the chunked parallel row reductions (LayerNorm
+// dgamma, bias sums) against plain loops on shapes large enough to be split.
+func TestParallelReductionsMatchSerial(t *testing.T) {
+	rng := rand.New(rand.NewSource(15))
+	const rows, d = 300, 64
+	g := randDense(rng, rows, d).Data().([]float64)
+	x := randDense(rng, rows, d).Data().([]float64)
+	sum := make([]float64, d)
+	sumLeading(g, sum, d)
+	dg := make([]float64, d)
+	lnDgamma(x, g, dg, d, 1e-5)
+	wantSum := make([]float64, d)
+	wantDg := make([]float64, d)
+	for r := 0; r < rows; r++ {
+		xr := x[r*d : (r+1)*d]
+		mean, rstd := rowStats(xr, 1e-5)
+		for j := 0; j < d; j++ {
+			wantSum[j] += g[r*d+j]
+			wantDg[j] += g[r*d+j] * (xr[j] - mean) * rstd
+		}
+	}
+	assertClose(t, "sumLeading", sum, wantSum, 1e-12, 1e-12)
+	assertClose(t, "lnDgamma", dg, wantDg, 1e-12, 1e-12)
 }
