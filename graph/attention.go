@@ -249,7 +249,7 @@ func transposeHead[T float](dst, src []T, dm attnDims) {
 
 // attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head);
 // kt is (dh·S) scratch.
-func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims, sched attnSched) {
+func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
 	off := b*dm.s*dm.d + h*dm.dh
 	transposeHead(kt, k[off:], dm)
 	gemm(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
@@ -258,7 +258,7 @@ func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims, sched attn
 	if bias != nil {
 		brow = bias[b*dm.s : (b+1)*dm.s]
 	}
-	sched.rows(dm.s, 12*dm.s, func(lo, hi int) {
+	attnRows(dm.s, 12*dm.s, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			softmaxScores(p[i*dm.s:(i+1)*dm.s], brow, scale)
 		}
@@ -289,38 +289,11 @@ func softmaxScores[T float](row, brow []T, scale T) {
 	softmaxRow(row, mx)
 }
 
-// attnSched decides where attention parallelism goes. With gonum's GEMM, (batch, head)
-// items run on separate goroutines; a cgo BLAS (OpenBLAS) already threads every GEMM, and
-// calling it from several goroutines at once oversubscribes the cores, so there items run
-// one after another and only the softmax rows are split across goroutines.
-type attnSched struct{ headParallel bool }
-
-func newAttnSched() attnSched {
-	return attnSched{headParallel: isGonumBLAS() && !attnRowParallelForTest}
-}
-
-// attnRowParallelForTest lets tests exercise the cgo-BLAS schedule with gonum.
-var attnRowParallelForTest bool
-
-// items runs body(worker, item) for every (batch, head) item.
-func (s attnSched) items(n, cost int, body func(w, item int)) {
-	if s.headParallel {
-		parWorkers(n, cost, body)
-		return
-	}
-	for i := 0; i < n; i++ {
-		body(0, i)
-	}
-}
-
-// rows runs a per-item row loop, in parallel only when items are not.
-func (s attnSched) rows(n, cost int, body func(lo, hi int)) {
-	if s.headParallel {
-		body(0, n)
-		return
-	}
-	parFor(n, cost, body)
-}
+// attnRows splits one (batch, head) item's row loop across goroutines. Items themselves
+// run one after another: every GEMM is already multi-threaded (gonum and OpenBLAS alike),
+// and running items concurrently as well oversubscribed the two cores (measured about 1.5-2x
+// slower with gonum).
+func attnRows(n, cost int, body func(lo, hi int)) { parFor(n, cost, body) }
 
 // softmaxRow replaces row with exp(row−mx)/Σexp(row−mx).
 func softmaxRow[T float](row []T, mx T) {
@@ -349,27 +322,21 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
 	bias, _ := biasOf[T](ins, dm)
 	ss := dm.s * dm.s
-	scratch := make([][]T, numWorkers())
-	kts := make([][]T, numWorkers())
-	sched := newAttnSched()
-	sched.items(dm.b*dm.h, 4*ss*dm.dh, func(w, item int) {
+	kt := make([]T, dm.s*dm.dh)
+	var scratch []T
+	if stash == nil {
+		scratch = make([]T, ss)
+	}
+	for item := 0; item < dm.b*dm.h; item++ {
 		b, h := item/dm.h, item%dm.h
-		if kts[w] == nil {
-			kts[w] = make([]T, dm.s*dm.dh)
-		}
-		var p []T
+		p := scratch
 		if stash != nil {
 			p = stash[item*ss : (item+1)*ss]
-		} else {
-			if scratch[w] == nil {
-				scratch[w] = make([]T, ss)
-			}
-			p = scratch[w]
 		}
-		attnProbs(q, k, bias, p, kts[w], b, h, dm, sched)
+		attnProbs(q, k, bias, p, kt, b, h, dm)
 		off := b*dm.s*dm.d + h*dm.dh
 		gemm(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
-	})
+	}
 }
 
 // attnGradOp computes the packed gradients (3,B,S,D) = (dq, dk, dv) from
@@ -431,32 +398,22 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 	n := dm.b * dm.s * dm.d
 	dq, dk, dv := res[:n], res[n:2*n], res[2*n:]
 	ss := dm.s * dm.s
-	nw := numWorkers()
-	dps := make([][]T, nw)
-	ps := make([][]T, nw)
-	ts := make([][]T, nw)
+	tbuf := make([]T, dm.s*dm.dh)
+	dp := make([]T, ss)
+	var pbuf []T
+	if stash == nil {
+		pbuf = make([]T, ss)
+	}
 	scale := T(math.Sqrt(float64(dm.dh)))
-	sched := newAttnSched()
-	sched.items(dm.b*dm.h, 8*ss*dm.dh, func(w, item int) {
+	for item := 0; item < dm.b*dm.h; item++ {
 		b, h := item/dm.h, item%dm.h
 		off := b*dm.s*dm.d + h*dm.dh
-		if ts[w] == nil {
-			ts[w] = make([]T, dm.s*dm.dh)
-		}
-		var p []T
+		p := pbuf
 		if stash != nil {
 			p = stash[item*ss : (item+1)*ss]
 		} else {
-			if ps[w] == nil {
-				ps[w] = make([]T, ss)
-			}
-			p = ps[w]
-			attnProbs(q, k, bias, p, ts[w], b, h, dm, sched)
+			attnProbs(q, k, bias, p, tbuf, b, h, dm)
 		}
-		if dps[w] == nil {
-			dps[w] = make([]T, ss)
-		}
-		dp := dps[w]
 		// dV_h = Pᵀ·dO_h
 		gemm(true, false, dm.s, dm.dh, dm.s, 1, p, dm.s, dout[off:], dm.d, 0, dv[off:], dm.d)
 		if allMasked[b] {
@@ -464,12 +421,12 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 				clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
 				clear(dk[off+i*dm.d : off+i*dm.d+dm.dh])
 			}
-			return
+			continue
 		}
 		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
-		transposeHead(ts[w], v[off:], dm)
-		gemm(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, ts[w], dm.s, 0, dp, dm.s)
-		sched.rows(dm.s, 6*dm.s, func(lo, hi int) {
+		transposeHead(tbuf, v[off:], dm)
+		gemm(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, tbuf, dm.s, 0, dp, dm.s)
+		attnRows(dm.s, 6*dm.s, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
 				var dot float64
@@ -485,7 +442,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 		// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
 		gemm(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
 		gemm(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)
-	})
+	}
 }
 
 // pickOp copies slice i of a packed (n, ...) gradient tensor out as (...).

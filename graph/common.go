@@ -207,44 +207,7 @@ func parFor(n, costPerItem int, body func(lo, hi int)) {
 	wg.Wait()
 }
 
-// parWorkers runs body(worker, item) over [0,n) with a shared work queue so each worker
-// can own scratch space; items are handed out one at a time (items are expensive).
-func parWorkers(n, costPerItem int, body func(worker, item int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers > n {
-		workers = n
-	}
-	if workers <= 1 || n*costPerItem < parallelMinWork {
-		for i := 0; i < n; i++ {
-			body(0, i)
-		}
-		return
-	}
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		next int
-	)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				i := next
-				next++
-				mu.Unlock()
-				if i >= n {
-					return
-				}
-				body(w, i)
-			}
-		}(w)
-	}
-	wg.Wait()
-}
-
-// numWorkers is the number of scratch slots parWorkers may use.
+// numWorkers is the number of goroutines parallel kernels split work into.
 func numWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }
 
 // isGonumBLAS reports whether Gorgonia still uses its default pure-Go BLAS.
@@ -290,16 +253,19 @@ func putScratch[T float](p *[]T) {
 // as a contiguous (cols × rows) matrix, in cache-sized tiles.
 func transposeInto[T float](dst, src []T, rows, cols, lds int) {
 	const tile = 32
-	for i0 := 0; i0 < rows; i0 += tile {
-		i1 := min(i0+tile, rows)
-		for j0 := 0; j0 < cols; j0 += tile {
-			j1 := min(j0+tile, cols)
-			for i := i0; i < i1; i++ {
-				row := src[i*lds+j0 : i*lds+j1]
-				for j, v := range row {
-					dst[(j0+j)*rows+i] = v
+	nt := (rows + tile - 1) / tile
+	parFor(nt, tile*cols, func(lo, hi int) {
+		for i0 := lo * tile; i0 < min(hi*tile, rows); i0 += tile {
+			i1 := min(i0+tile, rows)
+			for j0 := 0; j0 < cols; j0 += tile {
+				j1 := min(j0+tile, cols)
+				for i := i0; i < i1; i++ {
+					row := src[i*lds+j0 : i*lds+j1]
+					for j, v := range row {
+						dst[(j0+j)*rows+i] = v
+					}
 				}
 			}
 		}
-	}
+	})
 }
