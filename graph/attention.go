@@ -290,9 +290,9 @@ func softmaxScores[T float](row, brow []T, scale T) {
 }
 
 // attnRows splits one (batch, head) item's row loop across goroutines. Items themselves
-// run one after another: every GEMM is already multi-threaded (gonum and OpenBLAS alike),
-// and running items concurrently as well oversubscribed the two cores (measured about 1.5-2x
-// slower with gonum).
+// run one after another: every GEMM is already multi-threaded (gonum and OpenBLAS alike), and
+// also running items concurrently oversubscribed the two cores (never faster in interleaved
+// measurements with gonum, up to 2x slower).
 func attnRows(n, cost int, body func(lo, hi int)) { parFor(n, cost, body) }
 
 // softmaxRow replaces row with exp(row−mx)/Σexp(row−mx).
