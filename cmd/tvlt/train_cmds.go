@@ -145,6 +145,7 @@ func printJSON(w io.Writer, v map[string]float64) error {
 func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
 	var tasks string
+	var vizEvery int
 	fs := newFlags("pretrain", "--data MANIFEST --out DIR [flags]", `
 Pretrains a TvltForPreTraining model with masked autoencoding of video
 patches and spectrogram patches (MAE) and audio-video matching (true pairs
@@ -156,6 +157,7 @@ Checkpoints hold weights, AdamW moments and the loader position, so
   tvlt pretrain --data clips.jsonl --out runs/pre --resume`, stderr)
 	f.register(fs, 1e-4)
 	fs.StringVar(&tasks, "tasks", "mae,matching", "pretraining objectives: mae, matching or both")
+	fs.IntVar(&vizEvery, "viz-every", 0, "steps between MAE reconstruction pictures of a fixed eval clip in OUT/viz/step-N.png (0: none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -186,7 +188,16 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 		return err
 	}
 	fmt.Fprintf(stderr, "pretraining %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, m.Params.NumParams(), len(trainClips), len(evalClips))
-	tr, err := train.New(m, trainClips, evalClips, f.options(train.TaskPretrain, stderr))
+	o := f.options(train.TaskPretrain, stderr)
+	if vizEvery > 0 {
+		hook, done, err := newVizHook(m, evalClips, trainClips, f.out, vizEvery, f.seed, f.cache, stderr)
+		if err != nil {
+			return err
+		}
+		defer done()
+		o.OnStep = hook
+	}
+	tr, err := train.New(m, trainClips, evalClips, o)
 	if err != nil {
 		return err
 	}

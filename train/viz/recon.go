@@ -1,0 +1,278 @@
+package viz
+
+import (
+	"fmt"
+
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/train"
+	"gorgonia.org/tensor"
+)
+
+// Clip is one example's MAE input and reconstruction in the model's
+// normalised units, with the masks that say which patches the encoder saw.
+type Clip struct {
+	ID string
+
+	Frames, Channels, Height, Width int
+	PatchH, PatchW                  int
+	Pixels                          []float32 // (Frames, Channels, Height, Width) model input
+	PixelsRecon                     []float32 // same layout: the decoder's prediction for every patch
+	PixelRemoved                    []bool    // (Frames·patches per frame): hidden from the encoder
+	PixelReal                       []bool    // same: a real patch (not frame padding)
+
+	TimeRows, Freq int // spectrogram rows shown (real audio, whole patches) and mel bins
+	PatchT, PatchF int
+	Audio          []float32 // (TimeRows, Freq), time-major
+	AudioRecon     []float32 // same layout
+	AudioRemoved   []bool    // (TimeRows/PatchT · Freq/PatchF), time-major over patches
+	AudioReal      []bool
+
+	// Processor normalisation, to map pixels back to 0..255:
+	// value = (x·Std + Mean) / Rescale.
+	Mean, Std [3]float32
+	Rescale   float64
+
+	// PixelLoss and AudioLoss are this clip's MAE losses: the squared error
+	// averaged within each removed real patch, then over those patches (the
+	// reference's loss restricted to one clip).
+	PixelLoss, AudioLoss float64
+}
+
+// Reconstructor runs the MAE branch of a pretraining model, keeping one
+// compiled inference graph per batch shape so that repeated calls (a
+// picture every N training steps) compile once. Parameters are read from
+// the model's store at every call, so a model being trained is shown as it
+// is now.
+type Reconstructor struct {
+	m     *layers.Model
+	progs map[string]*layers.Program
+}
+
+// NewReconstructor checks that m can reconstruct: a TvltForPreTraining
+// with the MAE decoder (task_mae).
+func NewReconstructor(m *layers.Model) (*Reconstructor, error) {
+	if m.Kind != layers.Pretraining || !m.Config.TaskMAE {
+		return nil, fmt.Errorf("viz: reconstruction needs a TvltForPreTraining model with task_mae (its MAE decoder), got %s (task_mae %v)", m.Kind, m.Config.TaskMAE)
+	}
+	if m.Config.NumAudioChannels != 1 {
+		return nil, fmt.Errorf("viz: reconstruction draws one spectrogram channel, model has num_audio_channels %d", m.Config.NumAudioChannels)
+	}
+	return &Reconstructor{m: m, progs: map[string]*layers.Program{}}, nil
+}
+
+// Close releases the compiled graphs.
+func (r *Reconstructor) Close() {
+	for _, p := range r.progs {
+		p.Close()
+	}
+	r.progs = map[string]*layers.Program{}
+}
+
+func dense(v []float32, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float32(nil), v...)))
+}
+
+func ints64(v []int64, shape ...int) *tensor.Dense {
+	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]int64(nil), v...)))
+}
+
+// Run reconstructs every clip of a pretraining batch (a loader with
+// Pretraining set, which drew the MAE permutations for its seed). Matching
+// inputs are ignored: only the MAE pass runs.
+func (r *Reconstructor) Run(b *data.Batch) ([]Clip, error) {
+	if b.PixelIDsShuffle == nil || b.AudioIDsShuffle == nil {
+		return nil, fmt.Errorf("viz: batch has no MAE permutations (load it with LoaderOptions.Pretraining)")
+	}
+	B := b.Size()
+	lb := &layers.Batch{
+		PixelValues:     dense(b.PixelValues, b.PixelShape[:]...),
+		PixelMask:       dense(b.PixelMask, b.PixelMaskShape[:]...),
+		AudioValues:     dense(b.AudioValues, b.AudioShape[:]...),
+		AudioMask:       dense(b.AudioMask, b.AudioMaskShape[:]...),
+		PixelIDsShuffle: ints64(b.PixelIDsShuffle, B, len(b.PixelIDsShuffle)/B),
+		AudioIDsShuffle: ints64(b.AudioIDsShuffle, B, len(b.AudioIDsShuffle)/B),
+		PixelLenKeep:    b.PixelLenKeep,
+		AudioLenKeep:    b.AudioLenKeep,
+	}
+	sig, err := r.m.Signature(lb)
+	if err != nil {
+		return nil, fmt.Errorf("viz: %w", err)
+	}
+	prog, ok := r.progs[sig]
+	if !ok {
+		if prog, err = r.m.Compile(lb, layers.Options{}); err != nil {
+			return nil, fmt.Errorf("viz: compiling %s: %w", sig, err)
+		}
+		r.progs[sig] = prog
+	}
+	res, err := prog.Run(lb)
+	if err != nil {
+		return nil, fmt.Errorf("viz: %w", err)
+	}
+	pl, al := res.Outputs["pixel_logits"], res.Outputs["audio_logits"]
+	if pl == nil || al == nil {
+		return nil, fmt.Errorf("viz: model returned no pixel_logits/audio_logits")
+	}
+	pix, _ := pl.Data().([]float64)
+	aud, _ := al.Data().([]float64)
+	return r.split(b, pix, aud)
+}
+
+// split unpatchifies the decoder outputs and cuts the batch into clips.
+func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]Clip, error) {
+	c := r.m.Config
+	proc := train.ShapesFor(c).Processor()
+	B := b.Size()
+	T, C, H, W := b.PixelShape[1], b.PixelShape[2], b.PixelShape[3], b.PixelShape[4]
+	ph, pw := c.ImagePatchSize[0], c.ImagePatchSize[1]
+	gh, gw := H/ph, W/pw
+	np := gh * gw
+	Lp := T * np
+	pk := ph * pw * C
+	Ts, F := b.AudioShape[2], b.AudioShape[3]
+	pt, pf := c.AudioPatchSize[0], c.AudioPatchSize[1]
+	gt, gf := Ts/pt, F/pf
+	La := gt * gf
+	ak := pt * pf
+	if len(pixLogits) != B*Lp*pk || len(audLogits) != B*La*ak {
+		return nil, fmt.Errorf("viz: decoder outputs have %d pixel / %d audio values, want %d×%d×%d / %d×%d×%d",
+			len(pixLogits), len(audLogits), B, Lp, pk, B, La, ak)
+	}
+	out := make([]Clip, B)
+	for j := range out {
+		cl := Clip{
+			ID: b.IDs[j], Frames: T, Channels: C, Height: H, Width: W, PatchH: ph, PatchW: pw,
+			Pixels:       append([]float32(nil), b.PixelValues[j*T*C*H*W:(j+1)*T*C*H*W]...),
+			PixelsRecon:  make([]float32, T*C*H*W),
+			PixelRemoved: removed(b.PixelIDsShuffle[j*Lp:(j+1)*Lp], b.PixelLenKeep),
+			PixelReal:    real01(b.PixelMask[j*Lp : (j+1)*Lp]),
+			Freq:         F, PatchT: pt, PatchF: pf,
+			Mean: proc.Mean, Std: proc.Std, Rescale: proc.RescaleFactor,
+		}
+		logits := pixLogits[j*Lp*pk:]
+		for p := 0; p < Lp; p++ {
+			t, rr, q := p/np, p%np/gw, p%gw
+			for a := 0; a < pk; a++ {
+				ch, y, x := a%C, a/C/pw, a/C%pw
+				cl.PixelsRecon[((t*C+ch)*H+rr*ph+y)*W+q*pw+x] = float32(logits[p*pk+a])
+			}
+		}
+		cl.PixelLoss = patchLoss(logits[:Lp*pk], pixelTargets(cl), cl.PixelRemoved, cl.PixelReal, pk)
+
+		audReal := real01(b.AudioMask[j*La : (j+1)*La])
+		audRemoved := removed(b.AudioIDsShuffle[j*La:(j+1)*La], b.AudioLenKeep)
+		alog := audLogits[j*La*ak : (j+1)*La*ak]
+		recon := make([]float32, Ts*F)
+		for p := 0; p < La; p++ {
+			rr, q := p/gf, p%gf
+			for a := 0; a < ak; a++ {
+				recon[(rr*pt+a/pf)*F+q*pf+a%pf] = float32(alog[p*ak+a])
+			}
+		}
+		src := b.AudioValues[j*Ts*F : (j+1)*Ts*F]
+		targets := make([]float64, La*ak)
+		for p := 0; p < La; p++ {
+			rr, q := p/gf, p%gf
+			for a := 0; a < ak; a++ {
+				targets[p*ak+a] = float64(src[(rr*pt+a/pf)*F+q*pf+a%pf])
+			}
+		}
+		cl.AudioLoss = patchLoss(alog, targets, audRemoved, audReal, ak)
+		// Show the real audio only: the time patches holding a real patch.
+		rows := 0
+		for p := 0; p < gt; p++ {
+			if audReal[p*gf] {
+				rows = p + 1
+			}
+		}
+		if rows == 0 {
+			rows = gt
+		}
+		cl.TimeRows = rows * pt
+		cl.Audio = append([]float32(nil), src[:cl.TimeRows*F]...)
+		cl.AudioRecon = recon[:cl.TimeRows*F]
+		cl.AudioRemoved = audRemoved[:rows*gf]
+		cl.AudioReal = audReal[:rows*gf]
+		out[j] = cl
+	}
+	return out, nil
+}
+
+// removed marks the tokens past the first lenKeep of a permutation.
+func removed(shuffle []int64, lenKeep int) []bool {
+	out := make([]bool, len(shuffle))
+	for k, id := range shuffle {
+		if k >= lenKeep {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+func real01(mask []float32) []bool {
+	out := make([]bool, len(mask))
+	for i, v := range mask {
+		out[i] = v > 0.5
+	}
+	return out
+}
+
+// pixelTargets lays out a clip's pixels like pixel_logits (patches in
+// (y, x, channel) order), the reference's MAE target.
+func pixelTargets(c Clip) []float64 {
+	gh, gw := c.Height/c.PatchH, c.Width/c.PatchW
+	np := gh * gw
+	pk := c.PatchH * c.PatchW * c.Channels
+	out := make([]float64, c.Frames*np*pk)
+	for p := 0; p < c.Frames*np; p++ {
+		t, rr, q := p/np, p%np/gw, p%gw
+		for a := 0; a < pk; a++ {
+			ch, y, x := a%c.Channels, a/c.Channels/c.PatchW, a/c.Channels%c.PatchW
+			out[p*pk+a] = float64(c.Pixels[((t*c.Channels+ch)*c.Height+rr*c.PatchH+y)*c.Width+q*c.PatchW+x])
+		}
+	}
+	return out
+}
+
+// patchLoss is the MAE loss of one clip (NaN when no real patch is removed).
+func patchLoss(pred, target []float64, removed, real []bool, k int) float64 {
+	sum, n := 0.0, 0
+	for p := range removed {
+		if !removed[p] || !real[p] {
+			continue
+		}
+		e := 0.0
+		for a := 0; a < k; a++ {
+			d := pred[p*k+a] - target[p*k+a]
+			e += d * d
+		}
+		sum += e / float64(k)
+		n++
+	}
+	if n == 0 {
+		var zero float64
+		return zero / zero
+	}
+	return sum / float64(n)
+}
+
+// LoadBatch decodes clips into one pretraining batch shaped for cfg (frames
+// and audio padded to the config's full sizes, as in training), with the
+// MAE permutations the loader draws for seed: epoch 0, clip i of the list.
+// No matching negatives are drawn.
+func LoadBatch(clips []data.Clip, cfg layers.Config, seed int64, cacheDir string) (*data.Batch, error) {
+	l, err := data.NewLoader(clips, train.ShapesFor(cfg), data.LoaderOptions{
+		BatchSize: len(clips), Seed: seed, Pretraining: true, NegativeRatio: -1, FixedShapes: true, CacheDir: cacheDir,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("viz: %w", err)
+	}
+	it := l.Epoch(0)
+	defer it.Close()
+	b, err := it.Next()
+	if err != nil {
+		return nil, fmt.Errorf("viz: loading %d clips: %w", len(clips), err)
+	}
+	return b, nil
+}
