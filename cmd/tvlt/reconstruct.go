@@ -136,7 +136,7 @@ func newVizHook(m *layers.Model, evalClips, trainClips []data.Clip, out string, 
 		res, err := rec.Run(b)
 		if err == nil {
 			c := res[0]
-			img, _ := c.Render(viz.RenderOptions{Title: fmt.Sprintf("step %d   %s   pixel MAE loss %.4f   audio MAE loss %.4f", step, c.ID, c.PixelLoss, c.AudioLoss)})
+			img, _ := c.Render(viz.RenderOptions{Title: fmt.Sprintf("step %d: %s\nloss on removed patches: pixel %.4f, audio %.4f", step, c.ID, c.PixelLoss, c.AudioLoss)})
 			err = viz.WritePNG(filepath.Join(out, vizDir, fmt.Sprintf("step-%d.png", step)), img)
 		}
 		if err != nil {

@@ -2,6 +2,7 @@ package viz
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
@@ -77,15 +78,10 @@ func ints64(v []int64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]int64(nil), v...)))
 }
 
-// Run reconstructs every clip of a pretraining batch (a loader with
-// Pretraining set, which drew the MAE permutations for its seed). Matching
-// inputs are ignored: only the MAE pass runs.
-func (r *Reconstructor) Run(b *data.Batch) ([]Clip, error) {
-	if b.PixelIDsShuffle == nil || b.AudioIDsShuffle == nil {
-		return nil, fmt.Errorf("viz: batch has no MAE permutations (load it with LoaderOptions.Pretraining)")
-	}
+// toLayers is the MAE-only model input of a loader batch.
+func toLayers(b *data.Batch) *layers.Batch {
 	B := b.Size()
-	lb := &layers.Batch{
+	return &layers.Batch{
 		PixelValues:     dense(b.PixelValues, b.PixelShape[:]...),
 		PixelMask:       dense(b.PixelMask, b.PixelMaskShape[:]...),
 		AudioValues:     dense(b.AudioValues, b.AudioShape[:]...),
@@ -95,6 +91,16 @@ func (r *Reconstructor) Run(b *data.Batch) ([]Clip, error) {
 		PixelLenKeep:    b.PixelLenKeep,
 		AudioLenKeep:    b.AudioLenKeep,
 	}
+}
+
+// Run reconstructs every clip of a pretraining batch (a loader with
+// Pretraining set, which drew the MAE permutations for its seed). Matching
+// inputs are ignored: only the MAE pass runs.
+func (r *Reconstructor) Run(b *data.Batch) ([]Clip, error) {
+	if b.PixelIDsShuffle == nil || b.AudioIDsShuffle == nil {
+		return nil, fmt.Errorf("viz: batch has no MAE permutations (load it with LoaderOptions.Pretraining)")
+	}
+	lb := toLayers(b)
 	sig, err := r.m.Signature(lb)
 	if err != nil {
 		return nil, fmt.Errorf("viz: %w", err)
@@ -158,7 +164,10 @@ func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]
 				cl.PixelsRecon[((t*C+ch)*H+rr*ph+y)*W+q*pw+x] = float32(logits[p*pk+a])
 			}
 		}
-		cl.PixelLoss = patchLoss(logits[:Lp*pk], pixelTargets(cl), cl.PixelRemoved, cl.PixelReal, pk)
+		cl.PixelLoss = imageLoss(cl.PixelsRecon, cl.Pixels, cl.PixelRemoved, cl.PixelReal, func(i int) int {
+			t, y, x := i/(C*H*W), i%(H*W)/W, i%W
+			return t*np + y/ph*gw + x/pw
+		})
 
 		audReal := real01(b.AudioMask[j*La : (j+1)*La])
 		audRemoved := removed(b.AudioIDsShuffle[j*La:(j+1)*La], b.AudioLenKeep)
@@ -171,14 +180,7 @@ func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]
 			}
 		}
 		src := b.AudioValues[j*Ts*F : (j+1)*Ts*F]
-		targets := make([]float64, La*ak)
-		for p := 0; p < La; p++ {
-			rr, q := p/gf, p%gf
-			for a := 0; a < ak; a++ {
-				targets[p*ak+a] = float64(src[(rr*pt+a/pf)*F+q*pf+a%pf])
-			}
-		}
-		cl.AudioLoss = patchLoss(alog, targets, audRemoved, audReal, ak)
+		cl.AudioLoss = imageLoss(recon, src, audRemoved, audReal, func(i int) int { return i/F/pt*gf + i%F/pf })
 		// Show the real audio only: the time patches holding a real patch.
 		rows := 0
 		for p := 0; p < gt; p++ {
@@ -218,41 +220,28 @@ func real01(mask []float32) []bool {
 	return out
 }
 
-// pixelTargets lays out a clip's pixels like pixel_logits (patches in
-// (y, x, channel) order), the reference's MAE target.
-func pixelTargets(c Clip) []float64 {
-	gh, gw := c.Height/c.PatchH, c.Width/c.PatchW
-	np := gh * gw
-	pk := c.PatchH * c.PatchW * c.Channels
-	out := make([]float64, c.Frames*np*pk)
-	for p := 0; p < c.Frames*np; p++ {
-		t, rr, q := p/np, p%np/gw, p%gw
-		for a := 0; a < pk; a++ {
-			ch, y, x := a%c.Channels, a/c.Channels/c.PatchW, a/c.Channels%c.PatchW
-			out[p*pk+a] = float64(c.Pixels[((t*c.Channels+ch)*c.Height+rr*c.PatchH+y)*c.Width+q*c.PatchW+x])
-		}
+// imageLoss is the MAE loss of one clip computed from the unpatchified
+// arrays: per removed real token, the mean squared error over the values
+// token(i) maps to it, then the mean over those tokens (NaN when none is
+// removed). It equals the reference loss only if the patch layouts agree.
+func imageLoss(pred, target []float32, removed, real []bool, token func(i int) int) float64 {
+	sums := make([]float64, len(removed))
+	counts := make([]int, len(removed))
+	for i := range target {
+		p := token(i)
+		d := float64(pred[i]) - float64(target[i])
+		sums[p] += d * d
+		counts[p]++
 	}
-	return out
-}
-
-// patchLoss is the MAE loss of one clip (NaN when no real patch is removed).
-func patchLoss(pred, target []float64, removed, real []bool, k int) float64 {
 	sum, n := 0.0, 0
 	for p := range removed {
-		if !removed[p] || !real[p] {
-			continue
+		if removed[p] && real[p] && counts[p] > 0 {
+			sum += sums[p] / float64(counts[p])
+			n++
 		}
-		e := 0.0
-		for a := 0; a < k; a++ {
-			d := pred[p*k+a] - target[p*k+a]
-			e += d * d
-		}
-		sum += e / float64(k)
-		n++
 	}
 	if n == 0 {
-		var zero float64
-		return zero / zero
+		return math.NaN()
 	}
 	return sum / float64(n)
 }

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"math"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -35,7 +36,8 @@ type RenderOptions struct {
 	// (nearest neighbour); 0 picks the smallest integer making frames at
 	// least 128 pixels on their long side.
 	Scale int
-	// Title is the first line ("" = the clip ID and its MAE losses).
+	// Title is the text above the panels, one or more lines ("" = the clip
+	// ID and its MAE losses).
 	Title string
 }
 
@@ -65,8 +67,9 @@ func (c *Clip) Layout(o RenderOptions) Layout {
 	l.AudioScale = image.Pt(ax, ay)
 	aw, ah := c.TimeRows*ax, c.Freq*ay
 	x0 := margin + labelW
-	y := margin + sectionH // title
-	y += sectionH          // frame headings
+	title := c.titleLines(o)
+	y := margin + len(title)*lineH + gap
+	y += sectionH // frame headings
 	for row := 0; row < 3; row++ {
 		l.Frames[row] = make([]image.Rectangle, c.Frames)
 		for t := 0; t < c.Frames; t++ {
@@ -82,9 +85,23 @@ func (c *Clip) Layout(o RenderOptions) Layout {
 	}
 	y += sectionH // axis note
 	w := x0 + max(gridW, aw) + margin
-	w = max(w, margin+7*70)
+	for _, line := range title {
+		w = max(w, margin+7*len(line)+margin)
+	}
+	w = max(w, x0+7*len(footer)+margin)
 	l.Size = image.Pt(w, y+margin)
 	return l
+}
+
+// footer explains the spectrogram axes below the heat maps.
+const footer = "time ->, frequency ^, grey: removed"
+
+// titleLines are the lines of text above the panels.
+func (c *Clip) titleLines(o RenderOptions) []string {
+	if o.Title != "" {
+		return strings.Split(o.Title, "\n")
+	}
+	return []string{c.ID, fmt.Sprintf("loss on removed patches: pixel %.4f, audio %.4f", c.PixelLoss, c.AudioLoss)}
 }
 
 // pixel de-normalises one frame value of channel ch to 0..255.
@@ -117,11 +134,9 @@ func (c *Clip) Render(o RenderOptions) (*image.RGBA, Layout) {
 	l := c.Layout(o)
 	img := image.NewRGBA(image.Rectangle{Max: l.Size})
 	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
-	title := o.Title
-	if title == "" {
-		title = fmt.Sprintf("%s   pixel MAE loss %.4f   audio MAE loss %.4f (removed patches)", c.ID, c.PixelLoss, c.AudioLoss)
+	for i, line := range c.titleLines(o) {
+		text(img, margin, margin+i*lineH, line)
 	}
-	text(img, margin, margin, title)
 	np := (c.Height / c.PatchH) * (c.Width / c.PatchW)
 	gw := c.Width / c.PatchW
 	s := l.Scale
@@ -173,7 +188,7 @@ func (c *Clip) Render(o RenderOptions) (*image.RGBA, Layout) {
 		}
 	}
 	a2 := l.Audio[2]
-	text(img, a2.Min.X, a2.Max.Y+gap, fmt.Sprintf("time -> (%d frames)   frequency ^ (%d mel bins)   grey: removed patches", c.TimeRows, c.Freq))
+	text(img, a2.Min.X, a2.Max.Y+gap, footer)
 	return img, l
 }
 
