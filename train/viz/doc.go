@@ -1,9 +1,10 @@
 // Package viz draws what a TVLT run learned as PNG pictures, without Python:
 //
-//   - Curves / WriteCurves: the panels of a run's metrics.jsonl (training
-//     losses, learning rate, gradient norm, evaluation losses and scores
-//     against the step), drawn with gonum.org/v1/plot. A run that is still
-//     writing the file can be plotted: its partial last line is skipped.
+//   - Panels / Curves: the records of a run's metrics.jsonl (as read by
+//     train.ReadMetrics, which skips the partial last line of a run that is
+//     still writing) grouped into panels (training losses, learning rate,
+//     gradient norm, evaluation losses and scores against the step) and
+//     drawn with gonum.org/v1/plot; WritePNG saves a picture atomically.
 //   - Reconstructor: runs a pretraining model's MAE decoder on a loader batch
 //     (the masks the loader drew for its seed) and returns one Clip per
 //     example; Clip.Render lays out, per frame, the original, the masked
