@@ -1,0 +1,16 @@
+//go:build openblas
+
+package graph
+
+// #cgo LDFLAGS: -lopenblas
+import "C"
+
+import (
+	G "gorgonia.org/gorgonia"
+	"gonum.org/v1/netlib/blas/netlib"
+)
+
+// With `-tags openblas` (Debian: apt-get install libopenblas-dev) every
+// matrix product — Gorgonia's and this package's ops, which go through
+// G.WhichBLAS — runs on OpenBLAS instead of gonum's pure-Go BLAS.
+func init() { G.Use(netlib.Implementation{}) }
