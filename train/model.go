@@ -1,13 +1,13 @@
 package train
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/checkpoints/hf"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/layers"
@@ -116,51 +116,15 @@ func ResolveModelDir(dir string) (string, error) {
 
 // LoadModel reads a model folder (run or checkpoint: config.json +
 // model.safetensors, checksums verified when recorded). The kind comes from
-// the config's architectures (TvltForPreTraining when absent).
+// the config's architectures (guessed from the tensor names when absent).
 func LoadModel(dir string) (*layers.Model, error) {
 	dir, err := ResolveModelDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := layers.ReadConfig(filepath.Join(dir, ConfigFile))
+	m, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{Strict: true})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
-	}
-	kind := layers.Pretraining
-	if len(cfg.Architectures) > 0 {
-		if kind, err = layers.KindFromArchitecture(cfg.Architectures[0]); err != nil {
-			return nil, fmt.Errorf("train: %s: %w", dir, err)
-		}
-	}
-	if fileExists(filepath.Join(dir, checkpoints.ChecksumsFile)) {
-		if err := checkpoints.VerifyFile(dir, ModelFile); err != nil {
-			return nil, fmt.Errorf("train: %w", err)
-		}
-	}
-	tensors, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	m, err := layers.New(kind, cfg, tensor.Float32, graph.InitOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("train: %s: %w", dir, err)
-	}
-	var missing []string
-	for _, n := range m.Params.Names() {
-		if _, ok := tensors[n]; !ok {
-			missing = append(missing, n)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("train: %s: %s lacks %d parameters of %s (first: %s)", dir, ModelFile, len(missing), kind, missing[0])
-	}
-	for n := range tensors {
-		if !m.Params.Has(n) {
-			delete(tensors, n)
-		}
-	}
-	if err := m.Params.Load(tensors); err != nil {
-		return nil, fmt.Errorf("train: %s: %w", dir, err)
 	}
 	return m, nil
 }
@@ -189,81 +153,40 @@ func abbreviate(names []string, n int) string {
 	return strings.Join(names[:n], ", ") + fmt.Sprintf(", ... %d more", len(names)-n)
 }
 
-// InitFrom loads the weights of another model folder into m: encoder
-// parameters are matched across the TvltModel ("") and "tvlt." prefixes,
-// heads by their full name. Heads the source lacks, or has with another
-// shape (a classifier with a different num_labels), stay freshly
-// initialised; an encoder tensor with another shape is an error, since the
-// configs then disagree.
+// InitFrom loads the weights of another model folder into m, through
+// hf.Load with m's own config: encoder parameters are matched across the
+// TvltModel ("") and "tvlt." prefixes, heads by their full name. Heads the
+// source lacks, or has with another shape (a classifier with a different
+// num_labels), keep m's initialisation; an encoder tensor with another shape
+// is an error, since the configs then disagree.
 func InitFrom(m *layers.Model, dir string) (InitReport, error) {
 	dir, err := ResolveModelDir(dir)
 	if err != nil {
 		return InitReport{}, err
 	}
-	src, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
+	cfg, err := m.Config.Bytes()
 	if err != nil {
 		return InitReport{}, fmt.Errorf("train: init: %w", err)
 	}
-	srcPrefix := ""
-	for n := range src {
-		if strings.HasPrefix(n, "tvlt.") {
-			srcPrefix = "tvlt."
-			break
-		}
+	var overrides map[string]interface{}
+	if err := json.Unmarshal(cfg, &overrides); err != nil {
+		return InitReport{}, fmt.Errorf("train: init: %w", err)
 	}
-	rep := InitReport{Source: dir}
-	used := map[string]bool{}
-	load := map[string]*tensor.Dense{}
-	tp := m.EncoderPrefix()
-	shapes := m.Params.Shapes()
-	for _, name := range m.Params.Names() {
-		key := name
-		encoder := strings.HasPrefix(name, tp) // every name of a TvltModel (tp "") is encoder
-		if encoder {
-			key = srcPrefix + strings.TrimPrefix(name, tp)
-		}
-		t, ok := src[key]
-		if !ok {
-			rep.Fresh = append(rep.Fresh, name)
-			continue
-		}
-		used[key] = true
-		if !sameInts(t.Shape(), shapes[name]) {
-			if encoder {
-				return rep, fmt.Errorf("train: init: %s: %s has shape %v, model expects %v (configs differ)", dir, key, []int(t.Shape()), shapes[name])
-			}
-			rep.Fresh = append(rep.Fresh, name)
-			continue
-		}
-		load[name] = t
-		rep.Loaded = append(rep.Loaded, name)
+	src, rep, err := hf.Load(dir, m.Kind, hf.LoadOptions{Overrides: overrides, Dtype: m.Params.Dtype(), FreshMismatchedHeads: true})
+	if err != nil {
+		return InitReport{}, fmt.Errorf("train: init: %w", err)
 	}
-	for n := range src {
-		if !used[n] {
-			rep.Ignored = append(rep.Ignored, n)
-		}
+	out := InitReport{Source: dir, Loaded: rep.Loaded, Fresh: rep.Fresh, Ignored: rep.Ignored}
+	tensors := map[string]*tensor.Dense{}
+	for _, name := range rep.Loaded {
+		tensors[name] = src.Params.Value(name)
 	}
-	sort.Strings(rep.Ignored)
-	if len(rep.Loaded) == 0 {
-		return rep, fmt.Errorf("train: init: %s: no parameter of %s found in %s", dir, m.Kind, ModelFile)
+	if err := m.Params.Load(tensors); err != nil {
+		return out, fmt.Errorf("train: init: %s: %w", dir, err)
 	}
-	if err := m.Params.Load(load); err != nil {
-		return rep, fmt.Errorf("train: init: %s: %w", dir, err)
-	}
-	return rep, nil
+	return out, nil
 }
 
-func sameInts(a tensor.Shape, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
 
 func fileExists(p string) bool {
 	_, err := os.Stat(p)

@@ -325,14 +325,6 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 			}
 			copy(p.Grad, src)
 		}
-		// layers' programs add each backward pass onto the previous gradient
-		// (Gorgonia does not reset dual values between runs): zero them so
-		// that the next Run yields this step's gradient alone.
-		for _, g := range grads {
-			if src, ok := g.Data().([]float32); ok {
-				clear(src)
-			}
-		}
 		n := b.Size()
 		samples += n
 		if t.acc != nil {
