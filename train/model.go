@@ -187,7 +187,6 @@ func InitFrom(m *layers.Model, dir string) (InitReport, error) {
 	return out, nil
 }
 
-
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
