@@ -2,6 +2,7 @@ package checkpoints
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,21 +27,32 @@ type Report struct {
 
 // Match compares a model's expected parameter shapes with loaded tensors.
 func Match(expected map[string][]int, loaded map[string]*tensor.Dense) Report {
+	got := make(map[string][]int, len(loaded))
+	for name, d := range loaded {
+		if d != nil {
+			got[name] = []int(d.Shape().Clone())
+		}
+	}
+	return MatchShapes(expected, got)
+}
+
+// MatchShapes is Match on shapes alone, so a loader can plan from a file's
+// header before reading any tensor.
+func MatchShapes(expected, got map[string][]int) Report {
 	var r Report
 	for name, want := range expected {
-		d, ok := loaded[name]
-		if !ok || d == nil {
+		have, ok := got[name]
+		if !ok {
 			r.Missing = append(r.Missing, name)
 			continue
 		}
-		got := []int(d.Shape().Clone())
-		if !equalShape(got, want) {
-			r.Mismatched = append(r.Mismatched, Mismatch{Name: name, Got: got, Expected: append([]int(nil), want...)})
+		if !equalShape(have, want) {
+			r.Mismatched = append(r.Mismatched, Mismatch{Name: name, Got: append([]int(nil), have...), Expected: append([]int(nil), want...)})
 			continue
 		}
 		r.Loaded = append(r.Loaded, name)
 	}
-	for name := range loaded {
+	for name := range got {
 		if _, ok := expected[name]; !ok {
 			r.Unexpected = append(r.Unexpected, name)
 		}
@@ -61,15 +73,7 @@ func equalShape(a, b []int) bool {
 	if len(b) == 0 {
 		b = []int{1}
 	}
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a, b)
 }
 
 // OK reports whether every expected tensor was loaded with its shape.

@@ -6,8 +6,8 @@ package graph
 import "C"
 
 import (
-	G "gorgonia.org/gorgonia"
 	"gonum.org/v1/netlib/blas/netlib"
+	G "gorgonia.org/gorgonia"
 )
 
 // With `-tags openblas` (Debian: apt-get install libopenblas-dev) every

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -161,7 +162,7 @@ func (s *Store) Load(tensors map[string]*tensor.Dense) error {
 		if !ok {
 			return fmt.Errorf("graph: unexpected tensor %q", name)
 		}
-		if !sameShape(v.Shape(), t.Shape()) {
+		if !slices.Equal(v.Shape(), t.Shape()) {
 			return fmt.Errorf("graph: tensor %q has shape %v, model expects %v", name, t.Shape(), v.Shape())
 		}
 		if err := copyInto(v, t); err != nil {
@@ -169,19 +170,6 @@ func (s *Store) Load(tensors map[string]*tensor.Dense) error {
 		}
 	}
 	return nil
-}
-
-// sameShape compares strictly: tensor.Shape.Eq treats (n,1) and (n) alike.
-func sameShape(a, b tensor.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func copyInto(dst, src *tensor.Dense) error {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash"
 	"math"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -21,7 +22,7 @@ import (
 // (NaN), a batch with no removed real patch gives loss 0 and zero gradient.
 func MAE(pred, target, labelMask *G.Node) (*G.Node, error) {
 	ps, ts, ms := pred.Shape(), target.Shape(), labelMask.Shape()
-	if ps.Dims() != 3 || !sameShape(ps, ts) || ms.Dims() != 2 || ms[0] != ps[0] || ms[1] != ps[1] {
+	if ps.Dims() != 3 || !slices.Equal(ps, ts) || ms.Dims() != 2 || ms[0] != ps[0] || ms[1] != ps[1] {
 		return nil, fmt.Errorf("losses: MAE: prediction %v, target %v and label mask %v do not fit (want (B,L,K), (B,L,K), (B,L))", ps, ts, ms)
 	}
 	return apply(maeKernel{}, pred, target, labelMask)
@@ -77,7 +78,7 @@ func (maeKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
 // BCEWithLogits is torch's BCEWithLogitsLoss with mean reduction over every
 // element; logits and labels have the same shape (matching: (B, 1)).
 func BCEWithLogits(logits, labels *G.Node) (*G.Node, error) {
-	if !sameShape(logits.Shape(), labels.Shape()) {
+	if !slices.Equal(logits.Shape(), labels.Shape()) {
 		return nil, fmt.Errorf("losses: BCEWithLogits: logits %v and labels %v differ in shape", logits.Shape(), labels.Shape())
 	}
 	return apply(bceKernel{}, logits, labels)
@@ -192,7 +193,7 @@ func (k ceKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
 // prediction and target must have the same shape: (B,1) against (B,) is an
 // error here instead of a silent (B,B) broadcast.
 func MSE(pred, target *G.Node) (*G.Node, error) {
-	if !sameShape(pred.Shape(), target.Shape()) {
+	if !slices.Equal(pred.Shape(), target.Shape()) {
 		return nil, fmt.Errorf("losses: MSE: prediction %v and target %v differ in shape", pred.Shape(), target.Shape())
 	}
 	return apply(mseKernel{}, pred, target)
@@ -241,18 +242,4 @@ func Sum(terms ...*G.Node) (*G.Node, error) {
 		return nil, fmt.Errorf("losses: Sum: no loss terms (enable at least one task)")
 	}
 	return total, nil
-}
-
-// sameShape compares shapes strictly; tensor.Shape.Eq treats (B,1) and (B)
-// as equal, which is exactly the broadcast bug MSE must refuse.
-func sameShape(a, b tensor.Shape) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -196,7 +196,7 @@ func planLoad(expected map[string][]int, src *source, kind layers.Kind, opts Loa
 		plan[target] = n
 		renamed[target] = src.shapes[n]
 	}
-	rep.Match = matchShapes(expected, renamed)
+	rep.Match = checkpoints.MatchShapes(expected, renamed)
 
 	isEnc := func(target string) bool { return strings.HasPrefix(target, tp) && (tp != "" || !isHead(target)) }
 	var errs []string
@@ -277,44 +277,6 @@ func isHead(name string) bool {
 
 // matchShapes is checkpoints.Match on shapes alone, so tensors need not be
 // read before the plan is known.
-func matchShapes(expected, got map[string][]int) checkpoints.Report {
-	var r checkpoints.Report
-	for name, want := range expected {
-		have, ok := got[name]
-		if !ok {
-			r.Missing = append(r.Missing, name)
-			continue
-		}
-		if !sameShape(have, want) {
-			r.Mismatched = append(r.Mismatched, checkpoints.Mismatch{Name: name, Got: append([]int(nil), have...), Expected: append([]int(nil), want...)})
-			continue
-		}
-		r.Loaded = append(r.Loaded, name)
-	}
-	for name := range got {
-		if _, ok := expected[name]; !ok {
-			r.Unexpected = append(r.Unexpected, name)
-		}
-	}
-	sort.Strings(r.Loaded)
-	sort.Strings(r.Missing)
-	sort.Strings(r.Unexpected)
-	sort.Slice(r.Mismatched, func(a, b int) bool { return r.Mismatched[a].Name < r.Mismatched[b].Name })
-	return r
-}
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // kindOf picks the kind from the config's architectures, else from the
 // tensor names.
 func kindOf(cfg layers.Config, src *source) (layers.Kind, error) {
