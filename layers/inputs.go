@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 
+	"github.com/tvlt-go/tvlt/graph"
+
 	"gorgonia.org/tensor"
 )
 
@@ -35,33 +37,6 @@ type Batch struct {
 	// Fine-tuning labels: Int64 (B) for classification, float (B, num_labels)
 	// for regression.
 	Labels *tensor.Dense
-}
-
-// f64 reads a numeric tensor as float64.
-func f64(t *tensor.Dense) []float64 {
-	switch d := t.Data().(type) {
-	case []float64:
-		return d
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []int64:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []int32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	}
-	return nil
 }
 
 func ints(t *tensor.Dense) ([]int64, error) {
@@ -170,7 +145,7 @@ func (c Config) pixelPatches(v *tensor.Dense, dt tensor.Dtype, channelLast bool)
 	ph, pw := c.ImagePatchSize[0], c.ImagePatchSize[1]
 	gh, gw := h/ph, w/pw
 	k := ch * ph * pw
-	src := f64(v)
+	src := graph.Float64s(v)
 	out := make([]float64, b*t*gh*gw*k)
 	i := 0
 	for bt := 0; bt < b*t; bt++ {
@@ -204,7 +179,7 @@ func (c Config) patchifyAudio(v *tensor.Dense, dt tensor.Dtype, channelLast bool
 	pt, pf := c.AudioPatchSize[0], c.AudioPatchSize[1]
 	gt, gf := ts/pt, fr/pf
 	k := ch * pt * pf
-	src := f64(v)
+	src := graph.Float64s(v)
 	out := make([]float64, b*gt*gf*k)
 	i := 0
 	for bi := 0; bi < b; bi++ {
@@ -254,7 +229,7 @@ func replayMasking(name string, shuffle *tensor.Dense, lenKeep, b, l int, pad *t
 	}
 	var padv []float64
 	if pad != nil {
-		padv = f64(pad)
+		padv = graph.Float64s(pad)
 	}
 	m := &masking{keep: make([]int64, b*lenKeep), restore: make([]int64, b*l), label: make([]float64, b*l), k: lenKeep}
 	if padv != nil {

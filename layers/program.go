@@ -49,7 +49,7 @@ func (r *Result) Scalar(name string) float64 {
 	if !ok {
 		return nanValue
 	}
-	return f64(t)[0]
+	return graph.Float64s(t)[0]
 }
 
 var nanValue = func() float64 { var z float64; return z / z }()

@@ -58,7 +58,9 @@ func TestBatchValidationErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	z := func(shape ...int) *tensor.Dense { return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...)) }
+	z := func(shape ...int) *tensor.Dense {
+		return tensor.New(tensor.Of(tensor.Float32), tensor.WithShape(shape...))
+	}
 	ids := func(v ...int64) *tensor.Dense { return tensor.New(tensor.WithShape(len(v)), tensor.WithBacking(v)) }
 	good := func() *Batch {
 		return &Batch{PixelValues: z(2, 2, 3, 16, 16), AudioValues: z(2, 1, 32, 16), PixelMask: z(2, 8), AudioMask: z(2, 8), Labels: ids(0, 2)}

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -21,10 +22,10 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 	audio := c.patchifyAudio(b.AudioValues, dt, false)
 	var pm, am []float64
 	if b.PixelMask != nil {
-		pm = f64(b.PixelMask)
+		pm = graph.Float64s(b.PixelMask)
 	}
 	if b.AudioMask != nil {
-		am = f64(b.AudioMask)
+		am = graph.Float64s(b.AudioMask)
 	}
 	if _, ok := p.inputs["pixels"]; ok {
 		f["pixels"] = c.patchifyPixels(b.PixelValues, dt)
@@ -45,9 +46,9 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		f["matching_pixels"] = c.patchifyPixels(b.PixelValuesMixed, dt)
 		f["matching_audio"] = audio
 		if b.PixelMaskMixed != nil && am != nil {
-			f["matching_key_bias"] = keyBias(f64(b.PixelMaskMixed), am, bs, tm*c.PatchesPerFrame(), la, dt)
+			f["matching_key_bias"] = keyBias(graph.Float64s(b.PixelMaskMixed), am, bs, tm*c.PatchesPerFrame(), la, dt)
 		}
-		f["matching_labels"] = newDense(dt, f64(b.MatchingLabels), bs, 1)
+		f["matching_labels"] = newDense(dt, graph.Float64s(b.MatchingLabels), bs, 1)
 	}
 	if _, ok := p.inputs["mae_pixels"]; ok {
 		mp, err := replayMasking("pixel", b.PixelIDsShuffle, b.PixelLenKeep, bs, lp, b.PixelMask)
@@ -89,7 +90,7 @@ func (p *Program) labels(y *tensor.Dense, bs int) (*tensor.Dense, error) {
 		if s := y.Shape(); s.Dims() != 2 || s[0] != bs || s[1] != c.NumLabels {
 			return nil, fmt.Errorf("layers: regression labels have shape %v, want (%d, %d)", s, bs, c.NumLabels)
 		}
-		return newDense(p.m.Params.Dtype(), f64(y), bs, c.NumLabels), nil
+		return newDense(p.m.Params.Dtype(), graph.Float64s(y), bs, c.NumLabels), nil
 	}
 	ids, err := ints(y)
 	if err != nil {
@@ -163,7 +164,7 @@ func valueDense(v G.Value) *tensor.Dense {
 	case *G.F64:
 		return tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{float64(*x)}))
 	case *tensor.Dense:
-		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(append([]float64(nil), f64(x)...)))
+		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(append([]float64(nil), graph.Float64s(x)...)))
 	}
 	return nil
 }

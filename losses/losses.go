@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -33,7 +34,7 @@ type maeKernel struct{}
 func (maeKernel) name() string   { return "MAELoss" }
 func (maeKernel) hash(hash.Hash) {}
 func (maeKernel) forward(in []tensor.Tensor) (float64, error) {
-	p, t, m := floats(in[0]), floats(in[1]), floats(in[2])
+	p, t, m := graph.Float64s(in[0]), graph.Float64s(in[1]), graph.Float64s(in[2])
 	k := in[0].Shape()[2]
 	var num, den float64
 	for n, w := range m {
@@ -54,7 +55,7 @@ func (maeKernel) forward(in []tensor.Tensor) (float64, error) {
 	return num / den, nil
 }
 func (maeKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	p, t, m := floats(in[0]), floats(in[1]), floats(in[2])
+	p, t, m := graph.Float64s(in[0]), graph.Float64s(in[1]), graph.Float64s(in[2])
 	k := in[0].Shape()[2]
 	var den float64
 	for _, w := range m {
@@ -89,7 +90,7 @@ type bceKernel struct{}
 func (bceKernel) name() string   { return "BCEWithLogits" }
 func (bceKernel) hash(hash.Hash) {}
 func (bceKernel) forward(in []tensor.Tensor) (float64, error) {
-	x, y := floats(in[0]), floats(in[1])
+	x, y := graph.Float64s(in[0]), graph.Float64s(in[1])
 	var s float64
 	for i := range x {
 		// max(x,0) − x·y + log(1 + exp(−|x|)) is the overflow-free form.
@@ -98,7 +99,7 @@ func (bceKernel) forward(in []tensor.Tensor) (float64, error) {
 	return s / float64(len(x)), nil
 }
 func (bceKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	x, y := floats(in[0]), floats(in[1])
+	x, y := graph.Float64s(in[0]), graph.Float64s(in[1])
 	for i := range x {
 		out[i] = g * (sigmoid(x[i]) - y[i]) / float64(len(x))
 	}
@@ -132,7 +133,7 @@ func (ceKernel) name() string   { return "CrossEntropy" }
 func (ceKernel) hash(hash.Hash) {}
 
 func (ceKernel) rows(in []tensor.Tensor) ([]float64, []int64, int, int, error) {
-	x := floats(in[0])
+	x := graph.Float64s(in[0])
 	y, ok := in[1].Data().([]int64)
 	if !ok {
 		return nil, nil, 0, 0, fmt.Errorf("losses: CrossEntropy: labels are %T, want []int64", in[1].Data())
@@ -204,7 +205,7 @@ type mseKernel struct{}
 func (mseKernel) name() string   { return "MSE" }
 func (mseKernel) hash(hash.Hash) {}
 func (mseKernel) forward(in []tensor.Tensor) (float64, error) {
-	p, t := floats(in[0]), floats(in[1])
+	p, t := graph.Float64s(in[0]), graph.Float64s(in[1])
 	var s float64
 	for i := range p {
 		d := p[i] - t[i]
@@ -213,7 +214,7 @@ func (mseKernel) forward(in []tensor.Tensor) (float64, error) {
 	return s / float64(len(p)), nil
 }
 func (mseKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	p, t := floats(in[0]), floats(in[1])
+	p, t := graph.Float64s(in[0]), graph.Float64s(in[1])
 	for i := range p {
 		out[i] = g * 2 * (p[i] - t[i]) / float64(len(p))
 	}

@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 
 	"github.com/chewxy/hm"
+	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -157,36 +158,9 @@ func scalar(v G.Value) (float64, error) {
 		if x.Shape().TotalSize() != 1 {
 			return 0, fmt.Errorf("gradient has shape %v, want a scalar", x.Shape())
 		}
-		return floats(x)[0], nil
+		return graph.Float64s(x)[0], nil
 	}
 	return 0, fmt.Errorf("gradient is %T, want a scalar", v)
-}
-
-// floats reads any numeric tensor as float64 (a copy for non-float64 data).
-func floats(t tensor.Tensor) []float64 {
-	switch d := t.Data().(type) {
-	case []float64:
-		return d
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case []int64:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case float32:
-		return []float64{float64(d)}
-	case float64:
-		return []float64{d}
-	case int64:
-		return []float64{float64(d)}
-	}
-	return nil
 }
 
 func tensorType(dims int, of hm.Type) hm.Type { return G.TensorType{Dims: dims, Of: of} }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/graph"
 	"gorgonia.org/tensor"
 )
 
@@ -67,49 +68,7 @@ func Load(t testing.TB, dir, name string) map[string]*tensor.Dense {
 }
 
 // Float64s converts any numeric tensor's data to float64 for comparisons.
-func Float64s(d *tensor.Dense) []float64 {
-	switch v := d.Data().(type) {
-	case []float32:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	case []float64:
-		return append([]float64(nil), v...)
-	case []int64:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	case []int32:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	case []uint8:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	case []bool:
-		out := make([]float64, len(v))
-		for i, x := range v {
-			if x {
-				out[i] = 1
-			}
-		}
-		return out
-	case float32:
-		return []float64{float64(v)}
-	case float64:
-		return []float64{v}
-	}
-	panic(fmt.Sprintf("golden: unsupported tensor data %T", d.Data()))
-}
+func Float64s(d *tensor.Dense) []float64 { return graph.Float64s(d) }
 
 // Close reports the first element where got and want differ by more than
 // atol + rtol*|want|, with the worst absolute error, as an error message ("" if
