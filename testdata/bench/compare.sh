@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Speed of `tvlt bench` as ratios against a PyTorch baseline, in one run.
+#
+# Builds cmd/tvlt twice (pure-Go BLAS, and -tags openblas), writes each
+# preset's config.json with the Go side (go run ./testdata/bench/presetjson),
+# then for every row times the same step with
+#   Go            tvlt bench (gonum's pure-Go BLAS)
+#   Go+OpenBLAS   tvlt bench built with -tags openblas
+#   PyTorch       testdata/bench/torch_bench.py (gen_golden.py's model),
+#                 once with torch.set_num_threads(2) and once with 1
+# and prints a Markdown table of median ms/step and the ratio Go/PyTorch,
+# where PyTorch is the faster of its two runs on that row.
+#
+# Usage (from anywhere; needs Go, libopenblas-dev, Debian's python3-torch):
+#   testdata/bench/compare.sh                 # default rows, ~5-8 min on 2 cores
+#   BENCH_QUICK=1 testdata/bench/compare.sh   # tiny and small only, ~1 min
+#   BENCH_ROWS="small pretrain 32 10 2" testdata/bench/compare.sh
+# BENCH_ROWS: rows separated by ';' or newlines, each
+#   "preset task batch steps warmup".
+# PYTHON: the interpreter with torch (default /usr/bin/python3).
+#
+# Threads: the machine has 2 cores. Every runner gets OMP_NUM_THREADS=1
+# OPENBLAS_NUM_THREADS=2: Debian's torch 1.13 calls OpenBLAS through
+# libblas.so.3 and torch.set_num_threads does not control OpenBLAS's threads
+# (/work/shared/docs/gorgonia-notes.md). With that environment
+# torch.set_num_threads(2) adds 2 OpenMP threads for torch's own kernels on
+# top of 2 OpenBLAS threads; on a loaded 2-core machine the spinning threads
+# contend and it ran 1.5-10x slower than set_num_threads(1) at these shapes,
+# so both are measured and the faster one is the baseline. Go runs with
+# GOMAXPROCS=2 (its default here).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
+PY=${PYTHON:-/usr/bin/python3}
+
+DEFAULT_ROWS="tiny pretrain 8 20 3
+tiny finetune 8 20 3
+tiny infer 8 20 3
+small pretrain 8 20 3
+small finetune 8 20 3
+small infer 8 20 3
+base-reduced infer 1 3 1
+base-reduced pretrain 1 2 1"
+QUICK_ROWS="$(printf '%s\n' "$DEFAULT_ROWS" | grep -v '^base')"
+if [[ -n "${BENCH_ROWS:-}" ]]; then
+	ROWS="$(printf '%s\n' "$BENCH_ROWS" | tr ';' '\n')"
+elif [[ -n "${BENCH_QUICK:-}" ]]; then
+	ROWS="$QUICK_ROWS"
+else
+	ROWS="$DEFAULT_ROWS"
+fi
+
+if ! "$PY" -c 'import torch, numpy' 2>/dev/null; then
+	echo "compare.sh: $PY cannot import torch and numpy (apt-get install -y python3-torch python3-numpy)" >&2
+	exit 1
+fi
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+log() { printf '%s\n' "$*" >&2; }
+
+log "building tvlt (pure-Go BLAS) and tvlt -tags openblas ..."
+go build -o "$tmp/tvlt" ./cmd/tvlt
+go build -tags openblas -o "$tmp/tvlt-openblas" ./cmd/tvlt
+go build -o "$tmp/presetjson" ./testdata/bench/presetjson
+
+# field FILE KEY: one key of the JSON object on FILE's last line.
+field() {
+	"$PY" -c 'import json,sys; print(json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])[sys.argv[2]])' "$1" "$2"
+}
+
+# run NAME CMD...: runs a benchmark, keeps its stdout in $tmp/NAME.out.
+run() {
+	local name=$1
+	shift
+	if ! "$@" </dev/null >"$tmp/$name.out" 2>"$tmp/$name.err"; then
+		log "compare.sh: $name failed:"
+		tail -5 "$tmp/$name.err" >&2
+		exit 1
+	fi
+	log "  $name: $(tail -1 "$tmp/$name.out")"
+}
+
+start_uptime="$(uptime)"
+start=$(date +%s)
+table=""
+i=0
+while read -r preset task batch steps warmup; do
+	[[ -z "$preset" ]] && continue
+	i=$((i + 1))
+	cfg="$tmp/$preset.json"
+	[[ -f "$cfg" ]] || "$tmp/presetjson" "$preset" >"$cfg"
+	args=(--task "$task" --batch-size "$batch" --steps "$steps" --warmup "$warmup")
+	log "[$i] $preset $task batch $batch, $steps steps after $warmup warm-up"
+	run "go$i" "$tmp/tvlt" bench --preset "$preset" "${args[@]}"
+	run "goblas$i" "$tmp/tvlt-openblas" bench --preset "$preset" "${args[@]}"
+	run "torch2_$i" "$PY" testdata/bench/torch_bench.py --config "$cfg" --preset "$preset" --threads 2 "${args[@]}"
+	run "torch1_$i" "$PY" testdata/bench/torch_bench.py --config "$cfg" --preset "$preset" --threads 1 "${args[@]}"
+	table+="$("$PY" - "$tmp" "$i" <<'EOF'
+import json, sys
+tmp, i = sys.argv[1], sys.argv[2]
+r = {}
+for name in ("go", "goblas", "torch2_", "torch1_"):
+    with open("%s/%s%s.out" % (tmp, name, i)) as f:
+        r[name] = json.loads(f.read().strip().splitlines()[-1])
+ms = {k: v["ms_per_step_median"] for k, v in r.items()}
+base = min(ms["torch2_"], ms["torch1_"])
+g = r["go"]
+params = g["params"]
+if r["torch1_"]["params"] != params:
+    params = "%d (PyTorch %d!)" % (params, r["torch1_"]["params"])
+print("| %s | %s | %d | %s | %.1f | %.1f | %.1f | %.1f | **%.1f** | **%.1f** | %.0f / %.0f / %.0f |" % (
+    g["preset"], g["task"], g["batch_size"], params, ms["go"], ms["goblas"], ms["torch2_"], ms["torch1_"],
+    ms["go"] / base, ms["goblas"] / base,
+    r["go"]["peak_rss_mb"], r["goblas"]["peak_rss_mb"], r["torch1_"]["peak_rss_mb"]))
+EOF
+)"$'\n'
+done <<<"$ROWS"
+end=$(date +%s)
+
+torch_version="$("$PY" -c 'import torch; print(torch.__version__)')"
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
+echo "Machine: $(nproc --all) cores ($cpu), $(go version | cut -d' ' -f3), torch $torch_version;" \
+	"OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+local changes')."
+echo "Load before: ${start_uptime#*load average: }; after: $(uptime | sed 's/.*load average: //') (1/5/15-min load averages; other users share the 2 cores). Total $((end - start)) s."
+echo
+echo "Median ms per step (forward+backward+AdamW; infer: forward only). Ratio = Go ms / the faster PyTorch run (lower is better)."
+echo
+echo "| preset | task | batch | params | Go ms | Go+OpenBLAS ms | PyTorch 2 thr ms | PyTorch 1 thr ms | Go / PyTorch | Go+OpenBLAS / PyTorch | peak RSS MB Go / Go+OpenBLAS / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+printf '%s' "$table"
