@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"image"
-	"image/color"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -56,76 +55,75 @@ func (o DemoOptions) withDefaults() DemoOptions {
 // DemoClasses is the number of classes in the demo set.
 const DemoClasses = 4
 
-// demoColours are the class colours; demoPitches the matching tone frequencies in Hz.
-// The pitches are ~9 semitones apart and no pitch is near another's octave, so the
-// harmonic that marks leftward motion never looks like a different class.
-var (
-	demoColours = [DemoClasses]color.RGBA{{220, 40, 40, 255}, {40, 200, 60, 255}, {50, 90, 235, 255}, {235, 215, 40, 255}}
-	demoPitches = [DemoClasses]float64{300, 500, 840, 1400}
-)
-
-// Motion directions of the demo shape; each one has its own audio signature.
-const (
-	dirRight = iota // steady pure tone
-	dirLeft         // tone plus its octave
-	dirDown         // falling glide
-	dirUp           // rising glide
-)
-
-// demoClip holds the hidden attributes of one synthetic clip. The class ties colour to
-// pitch; the per-clip visibility pattern (shape shown in frame k iff the tone sounds in
-// audio segment k) and the motion direction give 15 x 4 x 4 = 240 audio-visual
-// combinations, so a video paired with another clip's audio almost always disagrees.
+// A demo clip has four hidden yes/no attributes, each shown in both modalities by a
+// full-contrast pattern that is the same in every patch of every frame and in every
+// patch of the spectrogram, so every token (and the pooled one) sees every attribute and
+// a mismatch flips a large share of the values of every patch:
+//
+//	attribute  video: 4 frames, 2x2 patches of 16x16 px        audio: 64x32 log-mel, 4x2 patches of 16x16
+//	rows       red lit in the lower / upper 8 rows of a patch  chords sound in the 2nd / 1st 8 frames of a patch
+//	cols       green lit in the right / left 8 columns         chords in the upper / lower half of each mel patch
+//	stripes    blue lit in rows 4-7,12-15 / 0-3,8-11           chords in the upper / lower 4 bins of that half
+//	floor      unlit channels grey / black                     a hiss under and between the chords / silence
+//
+// The class (the label) is rows + 2·cols, readable from either modality alone. The 16
+// combinations are equally likely, so a video paired with a random other clip's audio
+// disagrees on some attribute ~94% of the time, and a fixed rule reads every attribute
+// back from the decoded tensors (TestDemoCues).
 type demoClip struct {
-	class, pattern, dir int
-	disk                bool
-	bg                  uint8
-	x0, y0, size        float64
-	gain                float64
-	split               string
+	class         int     // rows + 2*cols
+	stripes, hiss bool    // the other two attributes (hiss: the floor attribute)
+	shade         float64 // brightness jitter (x0.85-1)
+	detune        float64 // pitch jitter (x0.98-1.02)
+	gain          float64 // loudness jitter (-2..+2 dB)
+}
+
+func (a demoClip) rows() bool { return a.class&1 == 1 }
+func (a demoClip) cols() bool { return a.class&2 == 2 }
+
+// Cue strengths and the patch geometry the cues are aligned to.
+const (
+	demoLit        = 255.0 // value of a lit channel, before shading
+	demoGrey       = 128.0 // value of an unlit channel on a grey floor
+	demoToneAmp    = 0.08  // amplitude of each of the 8 tones
+	demoHissLevel  = 0.008 // standard deviation of the hiss
+	demoNoiseLevel = 1e-4  // white noise of every clip (the features' floor)
+	demoPatch      = 16    // pixels per image patch side, spectrogram frames per audio patch
+	demoHop        = 512   // STFT hop at 44.1 kHz
+	demoQuarter    = 4     // mel bins per sounding quarter of a mel patch
+)
+
+// demoMelCentre is the centre frequency in Hz of the audio features' mel bin m (Slaney
+// scale, 32 bins over 0-22.05 kHz, as in the feature extractor).
+func demoMelCentre(m int) float64 {
+	const linStep, logStart = 200.0 / 3, 15.0
+	logStep := math.Log(6.4) / 27
+	top := logStart + math.Log(22050/1000.0)/logStep
+	mel := top * float64(m+1) / 33
+	if mel < logStart {
+		return mel * linStep
+	}
+	return 1000 * math.Exp((mel-logStart)*logStep)
 }
 
 func demoAttrs(o DemoOptions, i int) demoClip {
 	rng := rand.New(rand.NewPCG(o.Seed, 0xdead0000+uint64(i)))
-	c := demoClip{
+	return demoClip{
 		class:   i % DemoClasses,
-		pattern: 1 + rng.IntN(15),
-		dir:     rng.IntN(4),
-		disk:    rng.IntN(2) == 1,
-		bg:      uint8(rng.IntN(60)),
-		gain:    0.35 + 0.3*rng.Float64(),
+		stripes: rng.IntN(2) == 1,
+		hiss:    rng.IntN(2) == 1,
+		shade:   0.85 + 0.15*rng.Float64(),
+		detune:  0.98 + 0.04*rng.Float64(),
+		gain:    math.Pow(10, (rng.Float64()*2-1)*0.1),
 	}
-	w, h := float64(o.Width), float64(o.Height)
-	c.size = 0.3 * math.Min(w, h)
-	travel := demoStep(o) * float64(o.Frames-1)
-	// Start so that the whole path stays inside the frame.
-	minX, maxX := 0.0, w-c.size
-	minY, maxY := 0.0, h-c.size
-	switch c.dir {
-	case dirRight:
-		maxX -= travel
-	case dirLeft:
-		minX += travel
-	case dirDown:
-		maxY -= travel
-	case dirUp:
-		minY += travel
-	}
-	c.x0 = minX + rng.Float64()*math.Max(0, maxX-minX)
-	c.y0 = minY + rng.Float64()*math.Max(0, maxY-minY)
-	return c
-}
-
-func demoStep(o DemoOptions) float64 {
-	return 0.4 * math.Min(float64(o.Width), float64(o.Height)) / float64(max(1, o.Frames-1))
 }
 
 // GenerateDemo writes a small synthetic audio-visual data set into dir — PNG frame
 // folders, 16-bit PCM WAV files and manifest.jsonl with train/val/test splits and class
 // labels — in pure Go, so training runs on a machine without ffmpeg or downloads.
-// Classification: class = colour of a moving shape = pitch of a tone. Matching: the shape
-// is visible exactly in the frames whose audio segment holds the tone, and the motion
-// direction sets the tone's shape (steady, with octave, falling, rising).
+// Classification: the class is where red and green are lit in each image patch, and when
+// and in which mel bins the chords sound. Matching: besides the class, the blue stripes'
+// phase sets the high chord's bins, and a grey floor in the frames goes with a hiss.
 func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 	o := opts.withDefaults()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -158,7 +156,7 @@ func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 		}
 		noise := rand.New(rand.NewPCG(o.Seed, 0xf00d0000+uint64(i)))
 		for k := 0; k < o.Frames; k++ {
-			drawDemoFrame(img, o, a, k, noise)
+			drawDemoFrame(img, o, a, noise)
 			p := filepath.Join(frameDir, fmt.Sprintf("%03d.png", k))
 			if err := writePNG(p, img, &enc); err != nil {
 				return "", err
@@ -181,95 +179,82 @@ func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 	return mp, nil
 }
 
-func drawDemoFrame(img *image.RGBA, o DemoOptions, a demoClip, k int, noise *rand.Rand) {
-	visible := a.pattern>>uint(k*4/o.Frames)&1 == 1 // frame k shows during audio segment k*4/Frames
-	x, y := a.x0, a.y0
-	step := demoStep(o) * float64(k)
-	switch a.dir {
-	case dirRight:
-		x += step
-	case dirLeft:
-		x -= step
-	case dirDown:
-		y += step
-	case dirUp:
-		y -= step
+// demoOn reports which channels of pixel (px, py) are lit: red in one half of the
+// patch rows, green in one half of its columns, blue in alternate 4-row stripes.
+func demoOn(a demoClip, px, py int) [3]bool {
+	return [3]bool{
+		(py%demoPatch >= demoPatch/2) == a.rows(),
+		(px%demoPatch >= demoPatch/2) == a.cols(),
+		(py%(demoPatch/2) >= demoPatch/4) == a.stripes,
 	}
-	col := demoColours[a.class]
-	r := a.size / 2
-	cx, cy := x+r, y+r
+}
+
+func drawDemoFrame(img *image.RGBA, o DemoOptions, a demoClip, noise *rand.Rand) {
+	floor := 0.0
+	if a.hiss {
+		floor = demoGrey
+	}
 	for py := 0; py < o.Height; py++ {
 		for px := 0; px < o.Width; px++ {
-			fx, fy := float64(px)+0.5, float64(py)+0.5
-			inside := false
-			if visible {
-				if a.disk {
-					inside = (fx-cx)*(fx-cx)+(fy-cy)*(fy-cy) <= r*r
-				} else {
-					inside = fx >= x && fx < x+a.size && fy >= y && fy < y+a.size
-				}
-			}
-			n := noise.IntN(17) - 8
-			var c [3]int
-			if inside {
-				c = [3]int{int(col.R) + n, int(col.G) + n, int(col.B) + n}
-			} else {
-				c = [3]int{int(a.bg) + n, int(a.bg) + n, int(a.bg) + n}
-			}
+			on := demoOn(a, px, py)
 			o := img.PixOffset(px, py)
 			for ch := 0; ch < 3; ch++ {
-				img.Pix[o+ch] = uint8(min(255, max(0, c[ch])))
+				v := floor
+				if on[ch] {
+					v = demoLit * a.shade
+				}
+				v += float64(noise.IntN(17) - 8)
+				img.Pix[o+ch] = uint8(min(255, max(0, math.Round(v))))
 			}
 			img.Pix[o+3] = 255
 		}
 	}
 }
 
-// demoAudio splits the clip into 4 equal segments (one per frame of a 4-frame clip);
-// segment k carries the class tone iff the shape is visible in frame k.
+// demoAudio is two chords — one tone at the centre of each mel bin of one half of the
+// low and one half of the high mel patch — gated on in the first or second half of
+// every 16-frame audio patch, with or without a hiss, plus a little noise.
 func demoAudio(o DemoOptions, a demoClip, noise *rand.Rand) []float32 {
 	n := int(o.Seconds * float64(o.SampleRate))
 	out := make([]float32, n)
 	sr := float64(o.SampleRate)
-	seg := n / 4
-	fade := int(0.005 * sr)
-	f0 := demoPitches[a.class]
-	const glide = 1.19 // three semitones over one segment
-	for k := 0; k < 4; k++ {
-		if a.pattern>>uint(k)&1 == 0 {
-			continue
-		}
-		start, end := k*seg, (k+1)*seg
-		if k == 3 {
-			end = n
-		}
-		phase := 0.0
-		for i := start; i < end; i++ {
-			t := float64(i-start) / float64(end-start)
-			f := f0
-			switch a.dir {
-			case dirDown:
-				f = f0 * math.Pow(glide, 1-2*t)
-			case dirUp:
-				f = f0 * math.Pow(glide, 2*t-1)
+	amp := demoToneAmp * a.gain
+	var freqs, phases []float64
+	q := demoQuarter * (2*b2i(a.cols()) + b2i(a.stripes))
+	for _, start := range []int{q, 4*demoQuarter + q} {
+		for m := start; m < start+demoQuarter; m++ {
+			if f := demoMelCentre(m) * a.detune; f < sr/2 {
+				freqs, phases = append(freqs, f), append(phases, noise.Float64()*2*math.Pi)
 			}
-			phase += 2 * math.Pi * f / sr
-			v := math.Sin(phase)
-			if a.dir == dirLeft {
-				v = 0.6*v + 0.4*math.Sin(2*phase)
-			}
-			env := 1.0
-			if d := i - start; d < fade {
-				env = float64(d) / float64(fade)
-			}
-			if d := end - 1 - i; d < fade {
-				env = math.Min(env, float64(d)/float64(fade))
-			}
-			out[i] = float32(a.gain * env * v)
 		}
 	}
+	// Spectrogram frame r is centred on sample r*hop (hop scaled to the WAV rate); a
+	// gate of half a patch covers frames [8j, 8j+8): samples from 8j frames minus half
+	// a hop on.
+	hop := float64(demoHop) * sr / 44100
+	gate := float64(demoPatch/2) * hop
+	fade := 0.005 * sr
 	for i := range out {
-		out[i] += float32(0.003 * noise.NormFloat64())
+		pos := float64(i) + hop/2
+		half := int(pos / gate)
+		if (half%2 == 1) != a.rows() {
+			continue
+		}
+		d := math.Min(pos-float64(half)*gate, float64(half+1)*gate-pos)
+		env := math.Min(1, d/fade)
+		t := float64(i) / sr
+		v := 0.0
+		for k, f := range freqs {
+			v += math.Sin(phases[k] + 2*math.Pi*f*t)
+		}
+		out[i] = float32(amp * env * v)
+	}
+	level := demoNoiseLevel
+	if a.hiss {
+		level = demoHissLevel
+	}
+	for i := range out {
+		out[i] += float32(level * noise.NormFloat64())
 	}
 	return out
 }
@@ -325,4 +310,11 @@ func writeWAV16(path string, x []float32, rate int) error {
 		return fmt.Errorf("data: demo: %w", err)
 	}
 	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

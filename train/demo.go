@@ -23,13 +23,13 @@ func DemoConfig() layers.Config {
 
 // DemoOptions configure Demo; zero fields take the defaults in brackets.
 type DemoOptions struct {
-	Dir           string // work folder: data/, pretrain/, finetune/ (required)
-	Clips         int    // synthetic clips (512)
-	PretrainSteps int    // (300)
-	FinetuneSteps int    // (150)
-	BatchSize     int    // (32)
-	PretrainLR    float64
-	FinetuneLR    float64
+	Dir           string  // work folder: data/, pretrain/, finetune/ (required)
+	Clips         int     // synthetic clips (512)
+	PretrainSteps int     // (400)
+	FinetuneSteps int     // (80)
+	BatchSize     int     // (32)
+	PretrainLR    float64 // peak, after a 10% warmup, cosine decay (2e-3)
+	FinetuneLR    float64 // (1e-3)
 	Seed          uint64
 	Config        *layers.Config // model (DemoConfig())
 	Log           io.Writer
@@ -68,16 +68,16 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		o.Clips = 512
 	}
 	if o.PretrainSteps <= 0 {
-		o.PretrainSteps = 300
+		o.PretrainSteps = 400
 	}
 	if o.FinetuneSteps <= 0 {
-		o.FinetuneSteps = 150
+		o.FinetuneSteps = 80
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 32
 	}
 	if o.PretrainLR == 0 {
-		o.PretrainLR = 1e-3
+		o.PretrainLR = 2e-3
 	}
 	if o.FinetuneLR == 0 {
 		o.FinetuneLR = 1e-3
