@@ -25,7 +25,7 @@
 # (/work/shared/docs/gorgonia-notes.md). With that environment
 # torch.set_num_threads(2) adds 2 OpenMP threads for torch's own kernels on
 # top of 2 OpenBLAS threads; on a loaded 2-core machine the spinning threads
-# contend and it ran 1.5-10x slower than set_num_threads(1) at these shapes,
+# contend and it ran 2-13x slower than set_num_threads(1) at these shapes,
 # so both are measured and the faster one is the baseline. Go runs with
 # GOMAXPROCS=2 (its default here).
 set -euo pipefail
