@@ -69,7 +69,11 @@ const DemoClasses = 4
 // The class (the label) is rows + 2·cols, readable from either modality alone. The 16
 // combinations are equally likely, so a video paired with a random other clip's audio
 // disagrees on some attribute ~94% of the time, and a fixed rule reads every attribute
-// back from the decoded tensors (TestDemoCues).
+// back from the decoded tensors (TestDemoCues). Why so blunt: with local or narrow cues
+// (a small shape in one patch, a tone in one mel bin, a cue in only one of the two mel
+// patches) the demo model's matching loss stayed at chance for hundreds of steps, or it
+// learned one attribute and not the others; these are all learned within the demo's
+// 500 pretraining steps.
 type demoClip struct {
 	class         int     // rows + 2*cols
 	stripes, hiss bool    // the other two attributes (hiss: the floor attribute)

@@ -24,11 +24,11 @@ func DemoConfig() layers.Config {
 // DemoOptions configure Demo; zero fields take the defaults in brackets.
 type DemoOptions struct {
 	Dir           string  // work folder: data/, pretrain/, finetune/ (required)
-	Clips         int     // synthetic clips (512)
-	PretrainSteps int     // (400)
+	Clips         int     // synthetic clips (1024: 102 in the test split)
+	PretrainSteps int     // (500)
 	FinetuneSteps int     // (80)
 	BatchSize     int     // (32)
-	PretrainLR    float64 // peak, after a 10% warmup, cosine decay (2e-3)
+	PretrainLR    float64 // peak, after a 10% warmup, cosine decay (1.5e-3)
 	FinetuneLR    float64 // (1e-3)
 	Seed          uint64
 	Config        *layers.Config // model (DemoConfig())
@@ -65,10 +65,10 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		return nil, fmt.Errorf("train: demo: no work folder")
 	}
 	if o.Clips <= 0 {
-		o.Clips = 512
+		o.Clips = 1024
 	}
 	if o.PretrainSteps <= 0 {
-		o.PretrainSteps = 400
+		o.PretrainSteps = 500
 	}
 	if o.FinetuneSteps <= 0 {
 		o.FinetuneSteps = 80
@@ -77,7 +77,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		o.BatchSize = 32
 	}
 	if o.PretrainLR == 0 {
-		o.PretrainLR = 2e-3
+		o.PretrainLR = 1.5e-3
 	}
 	if o.FinetuneLR == 0 {
 		o.FinetuneLR = 1e-3
