@@ -21,6 +21,14 @@ func DemoConfig() layers.Config {
 	return c
 }
 
+// Demo defaults, shared with the CLI's help text.
+const (
+	DemoClips         = 1024
+	DemoPretrainSteps = 500
+	DemoFinetuneSteps = 80
+	DemoBatchSize     = 32
+)
+
 // DemoOptions configure Demo; zero fields take the defaults in brackets.
 type DemoOptions struct {
 	Dir           string  // work folder: data/, pretrain/, finetune/ (required)
@@ -59,22 +67,26 @@ type DemoResult struct {
 // Demo generates the synthetic set, pretrains a small model on its train
 // split (MAE + matching), fine-tunes a classifier from it, and evaluates
 // both on the held-out test split.
+//
+// The defaults (DemoClips, DemoPretrainSteps, ...) were tuned so that
+// held-out matching accuracy exceeds 0.9 on several seeds in ~2.5 minutes
+// on 2 cores.
 func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	start := time.Now()
 	if o.Dir == "" {
 		return nil, fmt.Errorf("train: demo: no work folder")
 	}
 	if o.Clips <= 0 {
-		o.Clips = 1024
+		o.Clips = DemoClips
 	}
 	if o.PretrainSteps <= 0 {
-		o.PretrainSteps = 500
+		o.PretrainSteps = DemoPretrainSteps
 	}
 	if o.FinetuneSteps <= 0 {
-		o.FinetuneSteps = 80
+		o.FinetuneSteps = DemoFinetuneSteps
 	}
 	if o.BatchSize <= 0 {
-		o.BatchSize = 32
+		o.BatchSize = DemoBatchSize
 	}
 	if o.PretrainLR == 0 {
 		o.PretrainLR = 1.5e-3

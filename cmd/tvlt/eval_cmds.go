@@ -178,21 +178,23 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var o train.DemoOptions
 	var plain, keep bool
 	fs := newFlags("demo", "[--dir DIR] [flags]", `
-Generates the built-in synthetic audio-visual set (coloured shapes moving
-in 4 frames with a tone whose pitch follows the colour and which sounds
-exactly when the shape is visible), pretrains a small TVLT on it (MAE +
-matching), fine-tunes a 4-class classifier from that checkpoint, and
-prints the held-out (test split) metrics; the last stdout line is a JSON
-object with every number. Takes a few minutes on 2 cores.`, `
+Generates the built-in synthetic audio-visual set (4 frames of 32x32 and
+0.75 s of audio per clip; four hidden yes/no attributes each shown in
+both modalities — where red/green is lit ↔ when/where in frequency chords
+sound, blue stripe phase ↔ which mel bins, grey/black background ↔
+hiss/silence — the class being the first two), pretrains a small TVLT on
+it (MAE + matching), fine-tunes a 4-class classifier from that
+checkpoint, and prints the held-out (test split) metrics; the last stdout
+line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
   tvlt demo
   tvlt demo --dir runs/demo --keep
   tvlt demo --pretrain-steps 100 --finetune-steps 50   # quicker, weaker`, stderr)
 	fs.StringVar(&o.Dir, "dir", "", "work folder (default: a temporary folder, removed unless --keep)")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary work folder")
-	fs.IntVar(&o.Clips, "clips", 0, "synthetic clips (default 512)")
-	fs.IntVar(&o.PretrainSteps, "pretrain-steps", 0, "pretraining steps (default 300)")
-	fs.IntVar(&o.FinetuneSteps, "finetune-steps", 0, "fine-tuning steps (default 150)")
-	fs.IntVar(&o.BatchSize, "batch-size", 0, "clips per step (default 32)")
+	fs.IntVar(&o.Clips, "clips", 0, fmt.Sprintf("synthetic clips (default %d)", train.DemoClips))
+	fs.IntVar(&o.PretrainSteps, "pretrain-steps", 0, fmt.Sprintf("pretraining steps (default %d)", train.DemoPretrainSteps))
+	fs.IntVar(&o.FinetuneSteps, "finetune-steps", 0, fmt.Sprintf("fine-tuning steps (default %d)", train.DemoFinetuneSteps))
+	fs.IntVar(&o.BatchSize, "batch-size", 0, fmt.Sprintf("clips per step (default %d)", train.DemoBatchSize))
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of data, model and training")
 	fs.BoolVar(&plain, "plain", false, "plain log lines instead of progress bars")
 	if err := parse(fs, args); err != nil {
