@@ -113,3 +113,57 @@ func TestReplayMaskingRejectsBadPermutations(t *testing.T) {
 		}
 	}
 }
+
+// Either pretraining task works alone (the reference crashes without
+// matching): the loss is then exactly that task's terms.
+func TestPretrainingSingleTask(t *testing.T) {
+	dir := golden.Dir(t)
+	in := golden.Load(t, dir, "inputs.npz")
+	rec := golden.Load(t, dir, "pretraining.npz")
+	for _, tc := range []struct {
+		name            string
+		matching, mae   bool
+		present, absent []string
+	}{
+		{"mae only", false, true, []string{"pixel_mae_loss", "audio_mae_loss"}, []string{"matching_loss", "matching_logits"}},
+		{"matching only", true, false, []string{"matching_loss"}, []string{"pixel_mae_loss", "pixel_logits"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			full := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
+			cfg := full.Config
+			cfg.TaskMatching, cfg.TaskMAE = tc.matching, tc.mae
+			m, err := New(Pretraining, cfg, tensor.Float64, graph.InitOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := map[string]*tensor.Dense{}
+			for _, n := range m.Params.Names() {
+				sub[n] = full.Params.Value(n)
+			}
+			if err := m.Params.Load(sub); err != nil {
+				t.Fatal(err)
+			}
+			p, res := run(t, m, pretrainingBatch(t, in, rec), Options{Train: true})
+			want := 0.0
+			for _, k := range tc.present {
+				if _, ok := res.Outputs[k]; !ok {
+					t.Fatalf("%s missing", k)
+				}
+				if strings.HasSuffix(k, "_loss") {
+					want += golden.Float64s(rec[k])[0]
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := res.Outputs[k]; ok {
+					t.Errorf("%s computed although its task is off", k)
+				}
+			}
+			if got := res.Scalar("loss"); got-want > 1e-5 || want-got > 1e-5 {
+				t.Errorf("loss %v, want %v (sum of the task's golden terms)", got, want)
+			}
+			if _, err := p.Grads(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
