@@ -141,15 +141,33 @@ func (c Config) pixelTargets(v *tensor.Dense, dt tensor.Dtype) *tensor.Dense {
 
 func (c Config) pixelPatches(v *tensor.Dense, dt tensor.Dtype, channelLast bool) *tensor.Dense {
 	s := v.Shape()
-	b, t, ch, h, w := s[0], s[1], s[2], s[3], s[4]
-	ph, pw := c.ImagePatchSize[0], c.ImagePatchSize[1]
+	out, n, k := patchify(graph.Float64s(v), s[0]*s[1], s[2], s[3], s[4], c.ImagePatchSize, channelLast)
+	return newDense(dt, out, s[0], s[1]*n, k)
+}
+
+// patchifyAudio flattens spectrogram patches time-major over patches and
+// (channel, time, frequency) within a patch, giving (B, Ta·F, Ca·pT·pF);
+// trailing time rows that do not fill a patch are dropped like the
+// reference's strided convolution. channelLast gives the MAE target layout
+// (time, frequency, channel), the same thing for one channel.
+func (c Config) patchifyAudio(v *tensor.Dense, dt tensor.Dtype, channelLast bool) *tensor.Dense {
+	s := v.Shape()
+	out, n, k := patchify(graph.Float64s(v), s[0], s[1], s[2], s[3], c.AudioPatchSize, channelLast)
+	return newDense(dt, out, s[0], n, k)
+}
+
+// patchify cuts each of m images (ch, h, w) into row-major p[0]×p[1]
+// patches, flattened in (channel, y, x) order — the convolution weight's —
+// or (y, x, channel) when channelLast. It returns the data, the patches per
+// image and the patch length.
+func patchify(src []float64, m, ch, h, w int, p [2]int, channelLast bool) ([]float64, int, int) {
+	ph, pw := p[0], p[1]
 	gh, gw := h/ph, w/pw
 	k := ch * ph * pw
-	src := graph.Float64s(v)
-	out := make([]float64, b*t*gh*gw*k)
+	out := make([]float64, m*gh*gw*k)
 	i := 0
-	for bt := 0; bt < b*t; bt++ {
-		frame := src[bt*ch*h*w:]
+	for img := 0; img < m; img++ {
+		base := src[img*ch*h*w:]
 		for r := 0; r < gh; r++ {
 			for q := 0; q < gw; q++ {
 				for a := 0; a < k; a++ {
@@ -159,47 +177,13 @@ func (c Config) pixelPatches(v *tensor.Dense, dt tensor.Dtype, channelLast bool)
 					} else {
 						cc, y, x = a/(ph*pw), a/pw%ph, a%pw
 					}
-					out[i] = frame[cc*h*w+(r*ph+y)*w+q*pw+x]
+					out[i] = base[cc*h*w+(r*ph+y)*w+q*pw+x]
 					i++
 				}
 			}
 		}
 	}
-	return newDense(dt, out, b, t*gh*gw, k)
-}
-
-// patchifyAudio flattens spectrogram patches time-major over patches and
-// (channel, time, frequency) within a patch, giving (B, Ta·F, Ca·pT·pF);
-// trailing time rows that do not fill a patch are dropped like the
-// reference's strided convolution. With one channel this is also the MAE
-// target layout.
-func (c Config) patchifyAudio(v *tensor.Dense, dt tensor.Dtype, channelLast bool) *tensor.Dense {
-	s := v.Shape()
-	b, ch, ts, fr := s[0], s[1], s[2], s[3]
-	pt, pf := c.AudioPatchSize[0], c.AudioPatchSize[1]
-	gt, gf := ts/pt, fr/pf
-	k := ch * pt * pf
-	src := graph.Float64s(v)
-	out := make([]float64, b*gt*gf*k)
-	i := 0
-	for bi := 0; bi < b; bi++ {
-		clip := src[bi*ch*ts*fr:]
-		for r := 0; r < gt; r++ {
-			for q := 0; q < gf; q++ {
-				for a := 0; a < k; a++ {
-					var cc, y, x int
-					if channelLast {
-						cc, y, x = a%ch, a/ch/pf, a/ch%pf
-					} else {
-						cc, y, x = a/(pt*pf), a/pf%pt, a%pf
-					}
-					out[i] = clip[cc*ts*fr+(r*pt+y)*fr+q*pf+x]
-					i++
-				}
-			}
-		}
-	}
-	return newDense(dt, out, b, gt*gf, k)
+	return out, gh * gw, k
 }
 
 // masking is the host side of the reference's random_masking for one
