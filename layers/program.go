@@ -16,7 +16,10 @@ type Options struct {
 	// the graph uses.
 	Train bool
 	// Inspect also returns intermediates (hidden states, decoder inputs and
-	// outputs, MAE targets and label masks) under the golden files' key names.
+	// outputs, MAE targets and label masks) under the golden files' key names;
+	// without Train it adds attentions/last_cls (B, S), the last encoder
+	// layer's CLS attention averaged over heads, and lets a pretraining model
+	// run a plain batch (no matching or MAE inputs) through its encoder.
 	Inspect bool
 }
 
@@ -184,9 +187,13 @@ func (p *Program) build(bd *builder, b *Batch) error {
 		if err := checkMask("audio_mask", b.AudioMask, bs, la); err != nil {
 			return err
 		}
-		out := bd.encode(prefix, encoderIn("", t, 0, 0))
+		in := encoderIn("", t, 0, 0)
+		out := bd.encode(prefix, in)
 		if bd.err != nil {
 			return bd.err
+		}
+		if err := p.lastCLSAttention(bd, prefix, out, in.keyBias); err != nil {
+			return err
 		}
 		if p.m.Kind == Base || p.opts.Inspect {
 			p.read("last_hidden_state", out.last)
@@ -280,6 +287,25 @@ func (p *Program) build(bd *builder, b *Batch) error {
 			}
 			terms = append(terms, mae)
 		}
+		if len(terms) == 0 && p.opts.Inspect && !p.opts.Train {
+			// A plain batch on a pretraining model: look at its encoder only.
+			if err := checkMask("pixel_mask", b.PixelMask, bs, lp); err != nil {
+				return err
+			}
+			if err := checkMask("audio_mask", b.AudioMask, bs, la); err != nil {
+				return err
+			}
+			in := encoderIn("", t, 0, 0)
+			out := bd.encode(prefix, in)
+			if bd.err != nil {
+				return bd.err
+			}
+			p.read("last_hidden_state", out.last)
+			for i, h := range out.hidden {
+				p.read("hidden_states/"+strconv.Itoa(i), h)
+			}
+			return p.lastCLSAttention(bd, prefix, out, in.keyBias)
+		}
 		if len(terms) == 0 {
 			return fmt.Errorf("layers: pretraining batch has neither matching inputs (pixel_values_mixed) nor MAE ids (ids_shuffle) for the enabled tasks")
 		}
@@ -292,6 +318,39 @@ func (p *Program) build(bd *builder, b *Batch) error {
 		p.loss = loss
 		p.read("loss", loss)
 	}
+	return nil
+}
+
+// lastCLSAttention reads attentions/last_cls (B, S): the CLS query's
+// attention probabilities in the last encoder layer, averaged over heads,
+// for inspection programs only. The layer's q and k are projected a second
+// time from its input (hidden_states/L-1) rather than threaded out of the
+// block, so training graphs stay untouched.
+func (p *Program) lastCLSAttention(bd *builder, prefix string, out encoderOutputs, keyBias *G.Node) error {
+	c := p.m.Config
+	if !p.opts.Inspect || p.opts.Train || c.NumHiddenLayers < 1 {
+		return nil
+	}
+	lp := prefix + "encoder.layer." + itoa(c.NumHiddenLayers-1) + "."
+	a := bd.layerNorm(out.hidden[c.NumHiddenLayers-1], lp+"layernorm_before")
+	q := bd.linear(a, lp+"attention.attention.query")
+	k := bd.linear(a, lp+"attention.attention.key")
+	if bd.err != nil {
+		return bd.err
+	}
+	probs, err := graph.AttentionProbs(q, k, keyBias, c.NumAttentionHeads)
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	cls, err := G.Slice(probs, nil, nil, G.S(0)) // (B, heads, S): the CLS query row
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	mean, err := G.Mean(cls, 1)
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	p.read("attentions/last_cls", mean)
 	return nil
 }
 
