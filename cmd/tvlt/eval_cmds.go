@@ -15,6 +15,8 @@ import (
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
+	"github.com/tvlt-go/tvlt/train/viz"
+	"gorgonia.org/tensor"
 )
 
 func init() {
@@ -95,16 +97,21 @@ JSON object on the last line of stdout. The task follows the checkpoint
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f evalFlags
-	var out string
+	var out, attnDir string
 	fs := newFlags("predict", "--data MANIFEST --ckpt DIR --out FILE.jsonl [flags]", `
 Writes one JSON line per clip: {"id", "logits" or "score", "label" (the
 predicted class; for regression 1 if the score is positive; for matching
 models whether audio and video match), "target" (the manifest label, if
 any), "retrieved" (retrieval: the clip whose video best matches this audio)}.
-The metrics of the same pass are printed as JSON on the last stdout line.`, `
-  tvlt predict --data new.jsonl --ckpt runs/cls --split all --out preds.jsonl`, stderr)
+The metrics of the same pass are printed as JSON on the last stdout line.
+With --attention DIR, DIR/attn-<id>.png shows for every clip where the CLS
+token of the last encoder layer looks (mean over heads): a heat map over
+each frame's patches and one over the audio patches.`, `
+  tvlt predict --data new.jsonl --ckpt runs/cls --split all --out preds.jsonl
+  tvlt predict --data new.jsonl --ckpt runs/cls --out preds.jsonl --attention attn`, stderr)
 	f.register(fs)
 	fs.StringVar(&out, "out", "", "output file (JSON Lines)")
+	fs.StringVar(&attnDir, "attention", "", "folder for CLS attention heat maps (PNG per clip)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -128,7 +135,77 @@ The metrics of the same pass are printed as JSON on the last stdout line.`, `
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %d predictions to %s\n", len(clips), out)
+	if attnDir != "" {
+		if err := writeAttention(ctx, mt.m, clips, f, attnDir); err != nil {
+			return fmt.Errorf("--attention: %w", err)
+		}
+		fmt.Fprintf(stderr, "wrote %d attention maps to %s\n", len(clips), attnDir)
+	}
 	return printJSON(stdout, met)
+}
+
+// writeAttention runs the model's encoder over clips in batches of
+// f.batch (frames and audio padded to the config's full sizes, as in
+// training) and writes DIR/attn-<id>.png of attentions/last_cls per clip.
+func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f evalFlags, dir string) error {
+	progs := map[string]*layers.Program{}
+	defer func() {
+		for _, p := range progs {
+			p.Close()
+		}
+	}()
+	c := m.Config
+	bsz := max(1, f.batch)
+	for lo := 0; lo < len(clips); lo += bsz {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		db, err := viz.LoadBatch(clips[lo:min(lo+bsz, len(clips))], c, int64(f.seed), f.cache)
+		if err != nil {
+			return err
+		}
+		tensorOf := func(v []float32, shape ...int) *tensor.Dense {
+			return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(append([]float32(nil), v...)))
+		}
+		b := &layers.Batch{
+			PixelValues: tensorOf(db.PixelValues, db.PixelShape[:]...),
+			PixelMask:   tensorOf(db.PixelMask, db.PixelMaskShape[:]...),
+			AudioValues: tensorOf(db.AudioValues, db.AudioShape[:]...),
+			AudioMask:   tensorOf(db.AudioMask, db.AudioMaskShape[:]...),
+		}
+		sig, err := m.Signature(b)
+		if err != nil {
+			return err
+		}
+		p, ok := progs[sig]
+		if !ok {
+			if p, err = m.Compile(b, layers.Options{Inspect: true}); err != nil {
+				return err
+			}
+			progs[sig] = p
+		}
+		res, err := p.Run(b)
+		if err != nil {
+			return err
+		}
+		att, ok := res.Outputs["attentions/last_cls"]
+		if !ok {
+			return fmt.Errorf("%s model returned no attentions/last_cls", m.Kind)
+		}
+		w := att.Data().([]float64)
+		s := att.Shape()[1]
+		frames, tp := db.PixelShape[1], db.AudioShape[2]/c.AudioPatchSize[0]
+		for i, id := range db.IDs {
+			img, _, err := viz.AttentionPNG(w[i*s:(i+1)*s], c, frames, tp, id+": CLS attention, last layer, mean of heads")
+			if err != nil {
+				return fmt.Errorf("%s: %w", id, err)
+			}
+			if err := viz.WritePNG(filepath.Join(dir, "attn-"+fileSafe(id)+".png"), img); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

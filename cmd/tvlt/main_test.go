@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,16 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("eval lacks macro_f1: %v", met)
 	}
 	preds := filepath.Join(dir, "preds.jsonl")
+	attn := filepath.Join(dir, "attn")
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--split", "test", "--out", preds+".test", "--attention", attn); code != 0 {
+		t.Fatalf("predict --attention: status %d\n%s", code, stderr)
+	}
+	checkAttentionPNGs(t, attn, manifest, "test")
+	attnPre := filepath.Join(dir, "attn-pre")
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", pre, "--split", "test", "--out", preds+".pre", "--attention", attnPre); code != 0 {
+		t.Fatalf("predict --attention (pretraining model): status %d\n%s", code, stderr)
+	}
+	checkAttentionPNGs(t, attnPre, manifest, "test")
 	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--split", "all", "--out", preds); code != 0 {
 		t.Fatalf("predict: status %d\n%s", code, stderr)
 	}
@@ -179,5 +190,35 @@ func TestInterruptExitCode(t *testing.T) {
 	}
 	if _, stderr, code := tvlt(t, append(args, "--resume")...); code != 0 {
 		t.Fatalf("resume: %d\n%s", code, stderr)
+	}
+}
+
+// checkAttentionPNGs checks that --attention wrote one decodable heat-map
+// PNG per clip of split, named after the clip ID, and nothing else.
+func checkAttentionPNGs(t *testing.T, dir, manifest, split string) {
+	t.Helper()
+	clips, err := data.ReadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips = data.FilterSplit(clips, split)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.png"))
+	if len(clips) == 0 || len(files) != len(clips) {
+		t.Fatalf("%d attention PNGs in %s for %d %s clips", len(files), dir, len(clips), split)
+	}
+	for _, c := range clips {
+		path := filepath.Join(dir, "attn-"+fileSafe(c.ID)+".png")
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(fh)
+		fh.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if s := img.Bounds().Size(); s.X < 200 || s.Y < 150 {
+			t.Errorf("%s is only %v", path, s)
+		}
 	}
 }
