@@ -23,45 +23,9 @@ const maskedBias = -1e30
 // bias, so that element's output is the mean of its values and q, k receive zero gradient
 // from it (the exact derivative of what is computed).
 func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
-	const name = "Attention"
-	var shapes [3]tensor.Shape
-	for i, n := range []*G.Node{q, k, v} {
-		arg := []string{"q", "k", "v"}[i]
-		s, err := shapeOf(n, name, arg)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkFloat(n, name, arg); err != nil {
-			return nil, err
-		}
-		if err := checkSameDtype(q, n, name, "q", arg); err != nil {
-			return nil, err
-		}
-		if s.Dims() != 3 {
-			return nil, fmt.Errorf("graph: %s: %s must be (B,S,D), got shape %v", name, arg, s)
-		}
-		shapes[i] = s
-	}
-	if !shapes[1].Eq(shapes[0]) {
-		return nil, fmt.Errorf("graph: %s: k shape %v != q shape %v", name, shapes[1], shapes[0])
-	}
-	if !shapes[2].Eq(shapes[0]) {
-		return nil, fmt.Errorf("graph: %s: v shape %v != q shape %v", name, shapes[2], shapes[0])
-	}
-	b, s, d := shapes[0][0], shapes[0][1], shapes[0][2]
-	if heads < 1 || d%heads != 0 {
-		return nil, fmt.Errorf("graph: %s: heads %d does not divide model dim %d (q shape %v)", name, heads, d, shapes[0])
-	}
-	children := []*G.Node{q, k, v}
-	if keyBias != nil {
-		bs := keyBias.Shape()
-		if err := checkSameDtype(q, keyBias, name, "q", "keyBias"); err != nil {
-			return nil, err
-		}
-		if bs.Dims() != 2 || bs[0] != b || bs[1] != s {
-			return nil, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d) for q shape %v", name, bs, b, s, shapes[0])
-		}
-		children = append(children, keyBias)
+	children, err := attentionInputs("Attention", []*G.Node{q, k, v}, keyBias, heads)
+	if err != nil {
+		return nil, err
 	}
 	op := &attnOp{
 		opBase:  opBase{fmt.Sprintf("Attention{heads=%d,bias=%t}", heads, keyBias != nil)},
@@ -71,7 +35,7 @@ func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
 	}
 	n, err := G.ApplyOp(op, children...)
 	if err != nil {
-		return nil, fmt.Errorf("graph: %s: %w", name, err)
+		return nil, fmt.Errorf("graph: Attention: %w", err)
 	}
 	return n, nil
 }
@@ -475,4 +439,48 @@ func (op *pickOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("graph: Pick: unsupported dtype %v", src.Dtype())
 	}
 	return out, nil
+}
+
+// attentionInputs validates the (B,S,D) projections (q first; k and v must
+// match it), heads and the optional (B,S) key bias shared by Attention and
+// AttentionProbs, and returns the op's children in order.
+func attentionInputs(name string, qkv []*G.Node, keyBias *G.Node, heads int) ([]*G.Node, error) {
+	args := []string{"q", "k", "v"}
+	var qs tensor.Shape
+	for i, n := range qkv {
+		s, err := shapeOf(n, name, args[i])
+		if err != nil {
+			return nil, err
+		}
+		if err := checkFloat(n, name, args[i]); err != nil {
+			return nil, err
+		}
+		if err := checkSameDtype(qkv[0], n, name, "q", args[i]); err != nil {
+			return nil, err
+		}
+		if s.Dims() != 3 {
+			return nil, fmt.Errorf("graph: %s: %s must be (B,S,D), got shape %v", name, args[i], s)
+		}
+		if i == 0 {
+			qs = s
+		} else if !s.Eq(qs) {
+			return nil, fmt.Errorf("graph: %s: %s shape %v != q shape %v", name, args[i], s, qs)
+		}
+	}
+	b, s, d := qs[0], qs[1], qs[2]
+	if heads < 1 || d%heads != 0 {
+		return nil, fmt.Errorf("graph: %s: heads %d does not divide model dim %d (q shape %v)", name, heads, d, qs)
+	}
+	children := append([]*G.Node(nil), qkv...)
+	if keyBias != nil {
+		bs := keyBias.Shape()
+		if err := checkSameDtype(qkv[0], keyBias, name, "q", "keyBias"); err != nil {
+			return nil, err
+		}
+		if bs.Dims() != 2 || bs[0] != b || bs[1] != s {
+			return nil, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d) for q shape %v", name, bs, b, s, qs)
+		}
+		children = append(children, keyBias)
+	}
+	return children, nil
 }

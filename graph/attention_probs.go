@@ -14,42 +14,9 @@ import (
 // maps), so it is forward-only: asking for its gradient is an error.
 func AttentionProbs(q, k, keyBias *G.Node, heads int) (*G.Node, error) {
 	const name = "AttentionProbs"
-	var qs tensor.Shape
-	for i, n := range []*G.Node{q, k} {
-		arg := []string{"q", "k"}[i]
-		s, err := shapeOf(n, name, arg)
-		if err != nil {
-			return nil, err
-		}
-		if err := checkFloat(n, name, arg); err != nil {
-			return nil, err
-		}
-		if err := checkSameDtype(q, n, name, "q", arg); err != nil {
-			return nil, err
-		}
-		if s.Dims() != 3 {
-			return nil, fmt.Errorf("graph: %s: %s must be (B,S,D), got shape %v", name, arg, s)
-		}
-		if i == 0 {
-			qs = s
-		} else if !s.Eq(qs) {
-			return nil, fmt.Errorf("graph: %s: k shape %v != q shape %v", name, s, qs)
-		}
-	}
-	b, s, d := qs[0], qs[1], qs[2]
-	if heads < 1 || d%heads != 0 {
-		return nil, fmt.Errorf("graph: %s: heads %d does not divide model dim %d (q shape %v)", name, heads, d, qs)
-	}
-	children := []*G.Node{q, k}
-	if keyBias != nil {
-		bs := keyBias.Shape()
-		if err := checkSameDtype(q, keyBias, name, "q", "keyBias"); err != nil {
-			return nil, err
-		}
-		if bs.Dims() != 2 || bs[0] != b || bs[1] != s {
-			return nil, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d) for q shape %v", name, bs, b, s, qs)
-		}
-		children = append(children, keyBias)
+	children, err := attentionInputs(name, []*G.Node{q, k}, keyBias, heads)
+	if err != nil {
+		return nil, err
 	}
 	op := &attnProbsOp{
 		opBase:  opBase{fmt.Sprintf("AttentionProbs{heads=%d,bias=%t}", heads, keyBias != nil)},
