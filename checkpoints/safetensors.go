@@ -417,17 +417,24 @@ func denseShape(shape []int) []int {
 	return append([]int{}, shape...)
 }
 
+// nonEmpty returns a tensor's header entry and raw bytes, refusing
+// zero-element tensors (a gorgonia tensor cannot hold them).
+func (sf *SafetensorsFile) nonEmpty(name string) (TensorInfo, []byte, error) {
+	info, ok := sf.Info(name)
+	if !ok {
+		return info, nil, fmt.Errorf("checkpoints: %s: no tensor %q", sf.name, name)
+	}
+	if err := checkNonEmpty(info); err != nil {
+		return info, nil, fmt.Errorf("checkpoints: %s: %w", sf.name, err)
+	}
+	buf, err := sf.RawBytes(name)
+	return info, buf, err
+}
+
 // Float32 reads one tensor converted to float32 (F32, F16, BF16 and F64 are
 // converted; integer and bool dtypes are converted by value).
 func (sf *SafetensorsFile) Float32(name string) (*tensor.Dense, error) {
-	info, ok := sf.Info(name)
-	if !ok {
-		return nil, fmt.Errorf("checkpoints: %s: no tensor %q", sf.name, name)
-	}
-	if err := checkNonEmpty(info); err != nil {
-		return nil, fmt.Errorf("checkpoints: %s: %w", sf.name, err)
-	}
-	buf, err := sf.RawBytes(name)
+	info, buf, err := sf.nonEmpty(name)
 	if err != nil {
 		return nil, err
 	}
@@ -441,14 +448,7 @@ func (sf *SafetensorsFile) Float32(name string) (*tensor.Dense, error) {
 // Float64 reads one tensor converted to float64; F64 data keeps its full
 // precision.
 func (sf *SafetensorsFile) Float64(name string) (*tensor.Dense, error) {
-	info, ok := sf.Info(name)
-	if !ok {
-		return nil, fmt.Errorf("checkpoints: %s: no tensor %q", sf.name, name)
-	}
-	if err := checkNonEmpty(info); err != nil {
-		return nil, fmt.Errorf("checkpoints: %s: %w", sf.name, err)
-	}
-	buf, err := sf.RawBytes(name)
+	info, buf, err := sf.nonEmpty(name)
 	if err != nil {
 		return nil, err
 	}
