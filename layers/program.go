@@ -178,22 +178,19 @@ func (p *Program) build(bd *builder, b *Batch) error {
 		return in
 	}
 
-	var terms []*G.Node
-	switch p.m.Kind {
-	case Base, Classification:
+	// plain runs the encoder without MAE masking on the batch itself and
+	// reads TvltModel's outputs (always for Base, else when inspecting).
+	plain := func() (encoderOutputs, error) {
 		if err := checkMask("pixel_mask", b.PixelMask, bs, lp); err != nil {
-			return err
+			return encoderOutputs{}, err
 		}
 		if err := checkMask("audio_mask", b.AudioMask, bs, la); err != nil {
-			return err
+			return encoderOutputs{}, err
 		}
 		in := encoderIn("", t, 0, 0)
 		out := bd.encode(prefix, in)
 		if bd.err != nil {
-			return bd.err
-		}
-		if err := p.lastCLSAttention(bd, prefix, out, in.keyBias); err != nil {
-			return err
+			return out, bd.err
 		}
 		if p.m.Kind == Base || p.opts.Inspect {
 			p.read("last_hidden_state", out.last)
@@ -202,6 +199,16 @@ func (p *Program) build(bd *builder, b *Batch) error {
 			for i, h := range out.hidden {
 				p.read("hidden_states/"+strconv.Itoa(i), h)
 			}
+		}
+		return out, p.lastCLSAttention(bd, prefix, out, in.keyBias)
+	}
+
+	var terms []*G.Node
+	switch p.m.Kind {
+	case Base, Classification:
+		out, err := plain()
+		if err != nil {
+			return err
 		}
 		if p.m.Kind == Classification {
 			logits := bd.classifier(out.last)
@@ -289,22 +296,8 @@ func (p *Program) build(bd *builder, b *Batch) error {
 		}
 		if len(terms) == 0 && p.opts.Inspect && !p.opts.Train {
 			// A plain batch on a pretraining model: look at its encoder only.
-			if err := checkMask("pixel_mask", b.PixelMask, bs, lp); err != nil {
-				return err
-			}
-			if err := checkMask("audio_mask", b.AudioMask, bs, la); err != nil {
-				return err
-			}
-			in := encoderIn("", t, 0, 0)
-			out := bd.encode(prefix, in)
-			if bd.err != nil {
-				return bd.err
-			}
-			p.read("last_hidden_state", out.last)
-			for i, h := range out.hidden {
-				p.read("hidden_states/"+strconv.Itoa(i), h)
-			}
-			return p.lastCLSAttention(bd, prefix, out, in.keyBias)
+			_, err := plain()
+			return err
 		}
 		if len(terms) == 0 {
 			return fmt.Errorf("layers: pretraining batch has neither matching inputs (pixel_values_mixed) nor MAE ids (ids_shuffle) for the enabled tasks")
