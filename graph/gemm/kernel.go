@@ -1,0 +1,284 @@
+// Copyright the TVLT-Go authors.
+
+package gemm
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// microKernel computes the mr×nr product of a packed A panel (mr rows of kc
+// values, row stride lda) and a packed B panel (kc rows of nr values) and
+// writes C = alpha*AB (load == 0) or C = alpha*AB + beta*C (load != 0) to the
+// row-major tile at c with row stride ldc.
+type microKernel func(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32, load int)
+
+// kernel is one micro-kernel with the blocking parameters tuned for it.
+type kernel struct {
+	name   string // as reported by Kernel
+	short  string // as accepted by SetKernel and TVLT_GEMM
+	rank   int    // higher is faster; forcing only ever downgrades
+	mr, nr int    // register tile
+	kc     int    // k block: a kc×nr B panel stays in L1
+	mc     int    // m block: an mc×kc packed A block stays in L2
+	nc     int    // n block: a kc×nc packed B block stays in L3
+	micro  microKernel
+}
+
+var (
+	active  atomic.Pointer[kernel]
+	threads atomic.Int64 // 0: GOMAXPROCS
+)
+
+func init() {
+	k := best(os.Getenv("TVLT_GEMM"))
+	active.Store(k)
+}
+
+// best returns the fastest available kernel not above the one named (any name
+// if empty or unknown).
+func best(name string) *kernel {
+	name = strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "go-")
+	limit := 1 << 30
+	for _, k := range kernels {
+		if k.short == name {
+			limit = k.rank
+		}
+	}
+	if name == "go" {
+		limit = goKernel.rank
+	}
+	var pick *kernel
+	for _, k := range available() {
+		if k.rank <= limit && (pick == nil || k.rank > pick.rank) {
+			pick = k
+		}
+	}
+	return pick
+}
+
+func current() *kernel { return active.Load() }
+
+// Kernel returns the micro-kernel in use: "go-avx512", "go-avx2" or "go".
+func Kernel() string { return current().name }
+
+// Kernels returns the names of the kernels this machine can run, best first.
+func Kernels() []string {
+	av := available()
+	names := make([]string, len(av))
+	for i, k := range av {
+		names[len(av)-1-i] = k.name
+	}
+	return names
+}
+
+// SetKernel selects the best available kernel not faster than name ("avx512", "avx2", "go") and returns a func restoring the previous one.
+func SetKernel(name string) (restore func()) {
+	prev := active.Swap(best(name))
+	return func() { active.Store(prev) }
+}
+
+// SetThreads sets the number of goroutines a product may use (n <= 0: GOMAXPROCS) and returns a func restoring the previous setting.
+func SetThreads(n int) (restore func()) {
+	if n < 0 {
+		n = 0
+	}
+	prev := threads.Swap(int64(n))
+	return func() { threads.Store(prev) }
+}
+
+// Threads returns the number of goroutines a large product uses.
+func Threads() int {
+	if n := int(threads.Load()); n > 0 {
+		return n
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// parallelMin is the product size m*n*k below which one goroutine does all
+// the work: handing a job to another goroutine costs microseconds.
+const parallelMin = 96 * 96 * 96
+
+// job is one rectangle of C computed by one goroutine.
+type job struct {
+	k              *kernel
+	transA, transB bool
+	m0, m1, n0, n1 int
+	kk             int
+	alpha, beta    float32
+	a, b, c        []float32
+	lda, ldb, ldc  int
+	wg             *sync.WaitGroup
+}
+
+var (
+	jobs      = make(chan job, 64)
+	workersMu sync.Mutex
+	workers   int
+	wgPool    = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
+)
+
+// ensureWorkers starts background goroutines until there are n of them.
+func ensureWorkers(n int) {
+	workersMu.Lock()
+	for workers < n {
+		workers++
+		go func() {
+			for j := range jobs {
+				j.run()
+				j.wg.Done()
+			}
+		}()
+	}
+	workersMu.Unlock()
+}
+
+func (j *job) run() {
+	buf := getBuf(j.k)
+	j.k.block(buf, j.transA, j.transB, j.m0, j.m1, j.n0, j.n1, j.kk, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
+	bufPool.Put(buf)
+}
+
+// sgemm splits C into a grid of rectangles, one per goroutine, each
+// computed independently with its own packing buffers.
+func sgemm(k *kernel, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	nt := Threads()
+	if m*n*kk < parallelMin {
+		nt = 1
+	}
+	tm, tn := 1, 1
+	if nt > 1 {
+		tm, tn = grid(k, nt, m, n, kk)
+	}
+	if tm*tn == 1 {
+		j := job{k: k, transA: transA, transB: transB, m1: m, n1: n, kk: kk, alpha: alpha, beta: beta,
+			a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+		j.run()
+		return
+	}
+	ensureWorkers(tm*tn - 1)
+	wg := wgPool.Get().(*sync.WaitGroup)
+	mt, nt2 := ceilDiv(m, k.mr), ceilDiv(n, k.nr)
+	var first job
+	for i := 0; i < tm; i++ {
+		m0, m1 := min(m, i*mt/tm*k.mr), min(m, (i+1)*mt/tm*k.mr)
+		for jn := 0; jn < tn; jn++ {
+			n0, n1 := min(n, jn*nt2/tn*k.nr), min(n, (jn+1)*nt2/tn*k.nr)
+			j := job{k: k, transA: transA, transB: transB, m0: m0, m1: m1, n0: n0, n1: n1, kk: kk,
+				alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, wg: wg}
+			if i == 0 && jn == 0 {
+				first = j
+				continue
+			}
+			if m0 == m1 || n0 == n1 {
+				continue
+			}
+			wg.Add(1)
+			jobs <- j
+		}
+	}
+	first.run()
+	wg.Wait()
+	wgPool.Put(wg)
+}
+
+// grid picks tm×tn = nt rectangles minimising the estimated time of the
+// slowest one: its multiply-adds (whole tiles, edges included) plus its
+// packing, where splitting along m repacks B and splitting along n repacks A.
+func grid(k *kernel, nt, m, n, kk int) (tm, tn int) {
+	mt, ntl := ceilDiv(m, k.mr), ceilDiv(n, k.nr)
+	bestCost := -1.0
+	for d := 1; d <= nt; d++ {
+		if nt%d != 0 {
+			continue
+		}
+		dm, dn := d, nt/d
+		if dm > mt || dn > ntl {
+			continue
+		}
+		rows := float64(ceilDiv(mt, dm) * k.mr)
+		cols := float64(ceilDiv(ntl, dn) * k.nr)
+		// A is packed once per n block of a rectangle, B once.
+		nBlocks := float64(ceilDiv(int(cols), k.nc))
+		cost := rows*cols*float64(kk) + 8*float64(kk)*(rows*nBlocks+cols)
+		if bestCost < 0 || cost < bestCost {
+			bestCost, tm, tn = cost, dm, dn
+		}
+	}
+	if bestCost < 0 {
+		return 1, 1
+	}
+	return tm, tn
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// split divides n into the fewest blocks of at most max, of near-equal size
+// rounded up to a multiple of unit.
+func split(n, max, unit int) int {
+	nb := ceilDiv(n, max)
+	s := ceilDiv(ceilDiv(n, nb), unit) * unit
+	return s
+}
+
+// block computes C[m0:m1, n0:n1] = alpha*op(A)op(B) + beta*C with the
+// Goto/BLIS loop nest: n blocks, k blocks (pack B), m blocks (pack A), then
+// nr-wide and mr-high tiles.
+func (k *kernel) block(buf *workBuf, transA, transB bool, m0, m1, n0, n1, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if m0 >= m1 || n0 >= n1 {
+		return
+	}
+	mr, nr := k.mr, k.nr
+	kcb := split(kk, k.kc, 1)
+	mcb := split(m1-m0, k.mc, mr)
+	ncb := split(n1-n0, k.nc, nr)
+	buf.ensure(mcb*kcb, kcb*ncb, mr*nr)
+	ap, bp, tile := buf.a, buf.b, buf.tile
+	for jc := n0; jc < n1; jc += ncb {
+		nc := min(ncb, n1-jc)
+		for pc := 0; pc < kk; pc += kcb {
+			kc := min(kcb, kk-pc)
+			packB(transB, b, ldb, pc, kc, jc, nc, nr, bp)
+			bEff, load := beta, 1
+			if pc > 0 {
+				bEff = 1
+			} else if beta == 0 {
+				load = 0
+			}
+			for ic := m0; ic < m1; ic += mcb {
+				mc := min(mcb, m1-ic)
+				packA(transA, a, lda, ic, mc, pc, kc, mr, ap)
+				for jr := 0; jr < nc; jr += nr {
+					nw := min(nr, nc-jr)
+					bPanel := &bp[jr*kc]
+					for ir := 0; ir < mc; ir += mr {
+						mh := min(mr, mc-ir)
+						aPanel := &ap[ir*kc]
+						ci := (ic+ir)*ldc + jc + jr
+						if mh == mr && nw == nr {
+							k.micro(kc, aPanel, bPanel, &c[ci], kc, ldc, alpha, bEff, load)
+							continue
+						}
+						k.micro(kc, aPanel, bPanel, &tile[0], kc, nr, 1, 0, 0)
+						for i := 0; i < mh; i++ {
+							row := c[ci+i*ldc : ci+i*ldc+nw]
+							t := tile[i*nr : i*nr+nw]
+							if load == 0 {
+								for j := range row {
+									row[j] = alpha * t[j]
+								}
+							} else {
+								for j := range row {
+									row[j] = alpha*t[j] + bEff*row[j]
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,39 @@
+// Copyright the TVLT-Go authors.
+
+//go:build !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+// kernel12x32avx512 is the AVX-512 micro-kernel: 12 rows × 2 ZMM (32 floats), 24 accumulators.
+//
+//go:noescape
+func kernel12x32avx512(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32, load int)
+
+// kernel6x16avx2 is the AVX2+FMA micro-kernel: 6 rows × 2 YMM (16 floats), 12 accumulators.
+//
+//go:noescape
+func kernel6x16avx2(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32, load int)
+
+var (
+	avx512Kernel = &kernel{name: "go-avx512", short: "avx512", rank: 2, mr: 12, nr: 32, kc: 256, mc: 336, nc: 4096, micro: kernel12x32avx512}
+	avx2Kernel   = &kernel{name: "go-avx2", short: "avx2", rank: 1, mr: 6, nr: 16, kc: 256, mc: 168, nc: 4096, micro: kernel6x16avx2}
+	kernels      = []*kernel{avx512Kernel, avx2Kernel, goKernel}
+)
+
+// available lists the kernels this CPU runs, worst first.
+func available() []*kernel {
+	ks := []*kernel{goKernel}
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx2Kernel)
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		ks = append(ks, avx512Kernel)
+	}
+	return ks
+}
+
+func packTransposed(src []float32, lds, r0, nrows, c0, ncols int, dst []float32, ldd int) {
+	packTransposedGo(src, lds, r0, nrows, c0, ncols, dst, ldd)
+}
