@@ -14,10 +14,19 @@ import (
 // all masked attends uniformly and its output no longer depends on q or k.
 const maskedBias = -1e30
 
-// Attention is multi-head scaled dot-product attention: q, k, v (B,S,D); heads divides D, dh = D/heads, head h uses columns [h·dh,(h+1)·dh);
-// scores = (Q_h·K_hᵀ) / sqrt(dh)  (DIVIDE, as PyTorch does) + keyBias[b, key] (keyBias (B,S) additive, may hold -3.4028234663852886e38 = float32 min; nil = no bias);
-// P = softmax over keys (max-subtracted, so a row whose keys are all masked becomes uniform, not NaN); out = P·V_h, heads concatenated back → (B,S,D).
-// Gradients to q, k, v (not keyBias). Compute all three in one backward kernel (e.g. one op producing a packed (3,B,S,D) tensor plus cheap selection ops), not three recomputations.
+// Attention is multi-head scaled dot-product attention over q, k, v (B,S,D), returning (B,S,D).
+//
+// heads divides D (an error otherwise); head h uses columns [h·dh, (h+1)·dh), dh = D/heads.
+// Its scores are Q_h·K_hᵀ / sqrt(dh) + keyBias[b, key]: divided by sqrt(dh) as the PyTorch
+// model does, not multiplied by the inverse, which rounds differently. keyBias (B,S) is
+// additive and optional (nil); masked keys carry a large negative bias such as float32's
+// minimum, −3.4028234663852886e38. P is the softmax of the scores over keys, max-subtracted,
+// so a row whose scores are all −Inf becomes uniform instead of NaN; head h's output is
+// P·V_h, and the heads are concatenated back.
+//
+// q, k and v receive gradients, keyBias does not. One backward kernel computes all three
+// into a packed (3,B,S,D) tensor that cheap selection ops split, because they share P and
+// the score gradient; the kernel reuses P from the forward pass when it can.
 //
 // When every key of a batch element is masked (bias ≤ −1e30) the scores are absorbed by the
 // bias, so that element's output is the mean of its values and q, k receive zero gradient

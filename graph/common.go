@@ -74,6 +74,51 @@ func checkSameDtype(a, b *G.Node, op, argA, argB string) error {
 	return nil
 }
 
+// check3 validates that n is a float (B,S,D) node.
+func check3(n *G.Node, op, arg string) (tensor.Shape, error) {
+	s, err := shapeOf(n, op, arg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFloat(n, op, arg); err != nil {
+		return nil, err
+	}
+	if s.Dims() != 3 {
+		return nil, fmt.Errorf("graph: %s: %s must be rank 3 (B,S,D), got shape %v", op, arg, s)
+	}
+	return s, nil
+}
+
+// checkToken validates a (1,1,D) token against model dim d.
+func checkToken(tok, ref *G.Node, d int, op, arg string) error {
+	ts, err := check3(tok, op, arg)
+	if err != nil {
+		return err
+	}
+	if err := checkSameDtype(ref, tok, op, "x", arg); err != nil {
+		return err
+	}
+	if ts[0] != 1 || ts[1] != 1 || ts[2] != d {
+		return fmt.Errorf("graph: %s: %s shape %v != (1, 1, %d)", op, arg, ts, d)
+	}
+	return nil
+}
+
+// checkIDs validates a (B, K) Int64 index node.
+func checkIDs(ids *G.Node, b int, op, arg string) (tensor.Shape, error) {
+	s, err := shapeOf(ids, op, arg)
+	if err != nil {
+		return nil, err
+	}
+	if ids.Dtype() != tensor.Int64 {
+		return nil, fmt.Errorf("graph: %s: %s dtype %v, want int64", op, arg, ids.Dtype())
+	}
+	if s.Dims() != 2 || s[0] != b {
+		return nil, fmt.Errorf("graph: %s: %s shape %v != (%d, K)", op, arg, s, b)
+	}
+	return s, nil
+}
+
 // denseOf unwraps a runtime Value into a contiguous *tensor.Dense.
 func denseOf(v G.Value, op, arg string) (*tensor.Dense, error) {
 	d, ok := v.(*tensor.Dense)
@@ -90,8 +135,8 @@ func denseOf(v G.Value, op, arg string) (*tensor.Dense, error) {
 	return d, nil
 }
 
-// denses unwraps all inputs, checking arity, that all float inputs share a dtype,
-// and that their runtime shapes have the expected total sizes (when want[i] >= 0).
+// denses unwraps all inputs with denseOf after checking there is one per name; names
+// label the inputs in error messages. Shapes and dtypes are left to the caller.
 func denses(op string, names []string, inputs []G.Value) ([]*tensor.Dense, error) {
 	if len(inputs) != len(names) {
 		return nil, fmt.Errorf("graph: %s: got %d inputs, want %d", op, len(inputs), len(names))
@@ -124,12 +169,43 @@ func sliceOf[T float](d *tensor.Dense) []T {
 	return d.Data().([]T)
 }
 
+// floatKernel runs f32 or f64 depending on dt.
+func floatKernel(dt tensor.Dtype, op string, f32, f64 func()) error {
+	switch dt {
+	case tensor.Float32:
+		f32()
+	case tensor.Float64:
+		f64()
+	default:
+		return fmt.Errorf("graph: %s: unsupported dtype %v", op, dt)
+	}
+	return nil
+}
+
 // int64sOf returns an Int64 tensor's data.
 func int64sOf(d *tensor.Dense, op, arg string) ([]int64, error) {
 	if d.Dtype() != tensor.Int64 {
 		return nil, fmt.Errorf("graph: %s: %s dtype %v, want int64", op, arg, d.Dtype())
 	}
 	return d.Data().([]int64), nil
+}
+
+// loadIDs validates runtime indices against [0, limit).
+func loadIDs(t *tensor.Dense, b, limit int, op, arg string) ([]int64, int, error) {
+	ids, err := int64sOf(t, op, arg)
+	if err != nil {
+		return nil, 0, err
+	}
+	s := t.Shape()
+	if s.Dims() != 2 || s[0] != b {
+		return nil, 0, fmt.Errorf("graph: %s: %s shape %v != (%d, K)", op, arg, s, b)
+	}
+	for i, v := range ids {
+		if v < 0 || v >= int64(limit) {
+			return nil, 0, fmt.Errorf("graph: %s: %s[%d, %d] = %d out of range [0, %d)", op, arg, i/s[1], i%s[1], v, limit)
+		}
+	}
+	return ids, s[1], nil
 }
 
 // gemm computes C = alpha·op(A)·op(B) + beta·C with Gorgonia's registered BLAS, so a

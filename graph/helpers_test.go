@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -55,19 +56,9 @@ func f64s(v G.Value) []float64 {
 	case *G.F32:
 		return []float64{float64(*s)}
 	}
-	switch d := v.(*tensor.Dense).Data().(type) {
-	case []float64:
-		return append([]float64(nil), d...)
-	case []float32:
-		out := make([]float64, len(d))
-		for i, x := range d {
-			out[i] = float64(x)
-		}
-		return out
-	case float64:
-		return []float64{d}
-	case float32:
-		return []float64{float64(d)}
+	if d := v.(*tensor.Dense); d.Dtype() == tensor.Float64 || d.Dtype() == tensor.Float32 {
+		// A copy: Float64s returns float64 data itself, and the machine reuses its buffers.
+		return slices.Clone(Float64s(d))
 	}
 	panic(fmt.Sprintf("f64s: unsupported %T", v))
 }
@@ -79,6 +70,18 @@ func makeInputs(g *G.ExprGraph, args []gcArg, dt tensor.Dtype) []*G.Node {
 		nodes[i] = G.NewTensor(g, v.Dtype(), v.Dims(), G.WithShape(v.Shape().Clone()...), G.WithName(a.name), G.WithValue(v))
 	}
 	return nodes
+}
+
+// buildOp applies build to fresh input nodes of a new graph holding args in dtype dt.
+func buildOp(t testing.TB, build buildFn, args []gcArg, dt tensor.Dtype) (*G.ExprGraph, []*G.Node, *G.Node) {
+	t.Helper()
+	g := G.NewGraph()
+	nodes := makeInputs(g, args, dt)
+	y, err := build(g, nodes)
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return g, nodes, y
 }
 
 // rebind binds fresh copies of the argument values (the TapeMachine may write into bound tensors).
@@ -95,30 +98,12 @@ func rebind(t testing.TB, nodes []*G.Node, args []gcArg, dt tensor.Dtype) {
 // and that a second run of the same machine (Reset + rebind) gives identical results.
 func runForward(t testing.TB, build buildFn, args []gcArg, dt tensor.Dtype) []float64 {
 	t.Helper()
-	g := G.NewGraph()
-	nodes := makeInputs(g, args, dt)
-	y, err := build(g, nodes)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	g, nodes, y := buildOp(t, build, args, dt)
 	m := G.NewTapeMachine(g)
 	defer m.Close()
 	var first []float64
 	for run := 0; run < 2; run++ {
-		rebind(t, nodes, args, dt)
-		bound := make([]*tensor.Dense, len(nodes))
-		for i, n := range nodes {
-			bound[i] = n.Value().(*tensor.Dense)
-		}
-		if err := m.RunAll(); err != nil {
-			t.Fatalf("RunAll: %v", err)
-		}
-		for i, a := range args {
-			want := asDtype(a.val, dt)
-			if !equalDense(bound[i], want) {
-				t.Fatalf("op modified its input %s", a.name)
-			}
-		}
+		runUnmodified(t, m, nodes, args, dt, "op modified its input")
 		out := f64s(y.Value())
 		if run == 0 {
 			first = out
@@ -128,6 +113,25 @@ func runForward(t testing.TB, build buildFn, args []gcArg, dt tensor.Dtype) []fl
 		m.Reset()
 	}
 	return first
+}
+
+// runUnmodified binds fresh copies of args to nodes, runs m once and fails the test if the
+// run wrote into a bound input; failure is the message that precedes the input's name.
+func runUnmodified(t testing.TB, m G.VM, nodes []*G.Node, args []gcArg, dt tensor.Dtype, failure string) {
+	t.Helper()
+	rebind(t, nodes, args, dt)
+	bound := make([]*tensor.Dense, len(nodes))
+	for i, n := range nodes {
+		bound[i] = n.Value().(*tensor.Dense)
+	}
+	if err := m.RunAll(); err != nil {
+		t.Fatalf("RunAll: %v", err)
+	}
+	for i, a := range args {
+		if !equalDense(bound[i], asDtype(a.val, dt)) {
+			t.Fatalf("%s %s", failure, a.name)
+		}
+	}
 }
 
 func equalDense(a, b *tensor.Dense) bool {
@@ -200,12 +204,7 @@ func numGradCheck(t *testing.T, build buildFn, args []gcArg, tol float64) float6
 	r, wrtArg, analytic := symGrads(t, build, args, tensor.Float64, rng)
 
 	// Numerical gradients from a forward-only machine with rebinding.
-	g2 := G.NewGraph()
-	nodes2 := makeInputs(g2, args, tensor.Float64)
-	y2, err := build(g2, nodes2)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	g2, nodes2, y2 := buildOp(t, build, args, tensor.Float64)
 	cost2 := G.Must(G.Sum(G.Must(G.HadamardProd(y2, G.NewConstant(r.Clone(), G.WithName("R"))))))
 	m2 := G.NewTapeMachine(g2)
 	defer m2.Close()
@@ -249,12 +248,7 @@ func numGradCheck(t *testing.T, build buildFn, args []gcArg, tol float64) float6
 // differentiable argument (R drawn from rng), running the machine twice to check repeatability.
 func symGrads(t *testing.T, build buildFn, args []gcArg, dt tensor.Dtype, rng *rand.Rand) (*tensor.Dense, []int, [][]float64) {
 	t.Helper()
-	g := G.NewGraph()
-	nodes := makeInputs(g, args, dt)
-	y, err := build(g, nodes)
-	if err != nil {
-		t.Fatalf("build: %v", err)
-	}
+	g, nodes, y := buildOp(t, build, args, dt)
 	r := randDense(rng, y.Shape()...)
 	cost := G.Must(G.Sum(G.Must(G.HadamardProd(y, G.NewConstant(asDtype(r, dt), G.WithName("R"))))))
 	var wrt []*G.Node
@@ -272,19 +266,7 @@ func symGrads(t *testing.T, build buildFn, args []gcArg, dt tensor.Dtype, rng *r
 	defer m.Close()
 	var analytic [][]float64
 	for run := 0; run < 2; run++ {
-		rebind(t, nodes, args, dt)
-		bound := make([]*tensor.Dense, len(nodes))
-		for i, n := range nodes {
-			bound[i] = n.Value().(*tensor.Dense)
-		}
-		if err := m.RunAll(); err != nil {
-			t.Fatalf("RunAll: %v", err)
-		}
-		for i, a := range args {
-			if !equalDense(bound[i], asDtype(a.val, dt)) {
-				t.Fatalf("forward or backward pass modified input %s", a.name)
-			}
-		}
+		runUnmodified(t, m, nodes, args, dt, "forward or backward pass modified input")
 		for k, n := range wrt {
 			gv, err := n.Grad()
 			if err != nil {

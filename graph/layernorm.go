@@ -8,7 +8,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// LayerNorm normalises over the last axis: (x−mean)/sqrt(var_biased+eps)·gamma+beta; x any rank ≥1 with last dim D; gamma, beta shape (D).
+// LayerNorm normalises x over its last axis: (x−mean)/sqrt(var_biased+eps)·gamma+beta.
+// x has any rank ≥ 1 with last dim D; gamma and beta are (D).
 func LayerNorm(x, gamma, beta *G.Node, eps float64) (*G.Node, error) {
 	const name = "LayerNorm"
 	xs, err := shapeOf(x, name, "x")

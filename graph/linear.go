@@ -7,9 +7,11 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// Linear computes y = x·Wᵀ + b like torch.nn.Linear. x (..., in) any rank ≥ 2 (leading dims flattened internally, restored in output);
-// w (out, in) OR (out, d1, d2, ...) with d1·d2·… == in (so a Conv2d weight (D,C,pH,pW) applies to patches flattened in (c,y,x) order);
-// b (out) or nil. Output (..., out).
+// Linear computes y = x·Wᵀ + b like torch.nn.Linear, for x (..., in) of rank ≥ 2 → (..., out).
+//
+// The leading dims of x are flattened for one matrix product and restored in the output.
+// w is (out, in) or (out, d1, d2, ...) with d1·d2·… == in, so a Conv2d weight (D,C,pH,pW)
+// applies directly to patches flattened in (c,y,x) order. b is (out) or nil.
 func Linear(x, w, b *G.Node) (*G.Node, error) {
 	const name = "Linear"
 	xs, err := shapeOf(x, name, "x")

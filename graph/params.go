@@ -227,9 +227,6 @@ func (s *Store) Bind(g *G.ExprGraph) *Binder {
 	return &Binder{g: g, s: s, nodes: map[string]*G.Node{}}
 }
 
-// Graph is the graph parameters are bound into.
-func (b *Binder) Graph() *G.ExprGraph { return b.g }
-
 // Store is the parameter store behind the binder.
 func (b *Binder) Store() *Store { return b.s }
 
