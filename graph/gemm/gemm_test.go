@@ -230,16 +230,16 @@ func panicValue(f func()) (v any) {
 
 func TestSgemmPanicsLikeGonum(t *testing.T) {
 	type args struct {
-		tA, tB          blas.Transpose
-		m, n, k         int
-		a               []float32
-		lda             int
-		b               []float32
-		ldb             int
-		c               []float32
-		ldc             int
-		alpha, beta     float32
-		name            string
+		tA, tB      blas.Transpose
+		m, n, k     int
+		a           []float32
+		lda         int
+		b           []float32
+		ldb         int
+		c           []float32
+		ldc         int
+		alpha, beta float32
+		name        string
 	}
 	f := func(n int) []float32 { return make([]float32, n) }
 	cases := []args{
