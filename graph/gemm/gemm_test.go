@@ -307,3 +307,35 @@ func TestImplementationMatchesGonum(t *testing.T) {
 		}
 	}
 }
+
+func TestPackTransposed(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	for i := 0; i < 200; i++ {
+		nrows, ncols := rng.Intn(30), rng.Intn(30)
+		lds := ncols + 3 + rng.Intn(4)
+		ldd := nrows + rng.Intn(4)
+		r0, c0 := rng.Intn(3), rng.Intn(3)
+		src := fill(rng, r0+nrows, c0+ncols+3, lds+c0+3)
+		lds += c0 + 3
+		want := make([]float32, ncols*ldd+8)
+		got := make([]float32, len(want))
+		for j := range want {
+			want[j] = float32(j)
+			got[j] = float32(j)
+		}
+		packTransposedGo(src, lds, r0, nrows, c0, ncols, want, ldd)
+		packTransposed(src, lds, r0, nrows, c0, ncols, got, ldd)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("nrows=%d ncols=%d: dst[%d] = %v, want %v", nrows, ncols, j, got[j], want[j])
+			}
+		}
+		for c := 0; c < ncols; c++ {
+			for r := 0; r < nrows; r++ {
+				if want[c*ldd+r] != src[(r0+r)*lds+c0+c] {
+					t.Fatalf("packTransposedGo wrong at r=%d c=%d", r, c)
+				}
+			}
+		}
+	}
+}

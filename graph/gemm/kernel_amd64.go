@@ -34,6 +34,33 @@ func available() []*kernel {
 	return ks
 }
 
+// transpose8 sets dst[c*ldd+r] = src[r*lds+c] for r < 8, c < ncols&^3 (AVX).
+//
+//go:noescape
+func transpose8(src *float32, lds int, dst *float32, ldd int, ncols int)
+
+var hasAVX = cpu.X86.HasAVX
+
+// packTransposed sets dst[c*ldd+r] = src[(r0+r)*lds+c0+c] for r < nrows,
+// c < ncols, eight rows at a time with AVX.
 func packTransposed(src []float32, lds, r0, nrows, c0, ncols int, dst []float32, ldd int) {
-	packTransposedGo(src, lds, r0, nrows, c0, ncols, dst, ldd)
+	if !hasAVX || ncols < 4 {
+		packTransposedGo(src, lds, r0, nrows, c0, ncols, dst, ldd)
+		return
+	}
+	r := 0
+	c4 := ncols &^ 3
+	for ; r+8 <= nrows; r += 8 {
+		base := (r0+r)*lds + c0
+		// Bounds: the last element read and written must exist.
+		_ = src[base+7*lds+ncols-1]
+		_ = dst[(ncols-1)*ldd+r+7]
+		transpose8(&src[base], lds, &dst[r], ldd, c4)
+		if c4 < ncols {
+			packTransposedGo(src, lds, r0+r, 8, c0+c4, ncols-c4, dst[c4*ldd+r:], ldd)
+		}
+	}
+	if r < nrows {
+		packTransposedGo(src, lds, r0+r, nrows-r, c0, ncols, dst[r:], ldd)
+	}
 }
