@@ -73,7 +73,7 @@ func TestBadInputs(t *testing.T) {
 	for _, c := range cases {
 		c.breakF(clips[c.clip])
 	}
-	sh := tinyShapes()
+	sh := tinyConfig()
 	for _, c := range cases {
 		_, err := LoadSample(clips[c.clip], sh)
 		if err == nil {
@@ -145,14 +145,14 @@ func TestAudioOnlyClip(t *testing.T) {
 	dir := t.TempDir()
 	wp := filepath.Join(dir, "a.wav")
 	writeWave(t, wp, sine(0.3, 440))
-	_, err := LoadSample(Clip{ID: "solo", Audio: wp}, tinyShapes())
+	_, err := LoadSample(Clip{ID: "solo", Audio: wp}, tinyConfig())
 	if err == nil || !strings.Contains(err.Error(), `clip "solo"`) || !strings.Contains(err.Error(), "no \"video\" or \"frames\"") {
 		t.Fatalf("audio-only clip: %v", err)
 	}
 	fd := filepath.Join(dir, "fr")
 	writeFrames(t, fd, 1, 32, 32, color.RGBA{1, 2, 3, 255})
 	writeWave(t, wp, sine(0.005, 440)) // 220 samples: shorter than one hop
-	if _, err := LoadSample(Clip{ID: "short", Frames: fd, Audio: wp}, tinyShapes()); err == nil || !strings.Contains(err.Error(), wp) {
+	if _, err := LoadSample(Clip{ID: "short", Frames: fd, Audio: wp}, tinyConfig()); err == nil || !strings.Contains(err.Error(), wp) {
 		t.Fatalf("too-short audio: %v", err)
 	}
 }

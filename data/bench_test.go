@@ -6,11 +6,13 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/tvlt-go/tvlt/config"
 )
 
 // benchEpochs runs whole epochs and reports decoded clips per second.
-func benchEpochs(b *testing.B, clips []Clip, sh Shapes, opts LoaderOptions, warm bool) {
-	l, err := NewLoader(clips, sh, opts)
+func benchEpochs(b *testing.B, clips []Clip, cfg config.Config, opts LoaderOptions, warm bool) {
+	l, err := NewLoader(clips, cfg, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -37,7 +39,7 @@ func BenchmarkLoaderDemo(b *testing.B) {
 		b.Fatal(err)
 	}
 	clips, _ := ReadManifest(mp)
-	benchEpochs(b, clips, tinyShapes(), LoaderOptions{BatchSize: 32, Shuffle: true, Pretraining: true}, false)
+	benchEpochs(b, clips, tinyConfig(), LoaderOptions{BatchSize: 32, Shuffle: true, Pretraining: true}, false)
 }
 
 // baseFrameClips writes 16 frame-folder + WAV clips (320x240, 8 frames, 5 s) for the
@@ -53,15 +55,15 @@ func baseFrameClips(b *testing.B) []Clip {
 }
 
 func BenchmarkLoaderBaseFrames(b *testing.B) {
-	benchEpochs(b, baseFrameClips(b), DefaultShapes(), LoaderOptions{BatchSize: 8, Shuffle: true}, false)
+	benchEpochs(b, baseFrameClips(b), config.Default(), LoaderOptions{BatchSize: 8, Shuffle: true}, false)
 }
 
 func BenchmarkLoaderBaseFramesPretraining(b *testing.B) {
-	benchEpochs(b, baseFrameClips(b), DefaultShapes(), LoaderOptions{BatchSize: 8, Shuffle: true, Pretraining: true}, false)
+	benchEpochs(b, baseFrameClips(b), config.Default(), LoaderOptions{BatchSize: 8, Shuffle: true, Pretraining: true}, false)
 }
 
 func BenchmarkLoaderBaseFramesCached(b *testing.B) {
-	benchEpochs(b, baseFrameClips(b), DefaultShapes(), LoaderOptions{BatchSize: 8, Shuffle: true, CacheDir: b.TempDir()}, true)
+	benchEpochs(b, baseFrameClips(b), config.Default(), LoaderOptions{BatchSize: 8, Shuffle: true, CacheDir: b.TempDir()}, true)
 }
 
 // baseMP4Clips encodes one 10 s 640x360 25 fps H.264 + AAC clip and lists it 8 times.
@@ -84,9 +86,9 @@ func baseMP4Clips(b *testing.B) []Clip {
 }
 
 func BenchmarkLoaderBaseMP4(b *testing.B) {
-	benchEpochs(b, baseMP4Clips(b), DefaultShapes(), LoaderOptions{BatchSize: 4}, false)
+	benchEpochs(b, baseMP4Clips(b), config.Default(), LoaderOptions{BatchSize: 4}, false)
 }
 
 func BenchmarkLoaderBaseMP4Cached(b *testing.B) {
-	benchEpochs(b, baseMP4Clips(b), DefaultShapes(), LoaderOptions{BatchSize: 4, CacheDir: b.TempDir()}, true)
+	benchEpochs(b, baseMP4Clips(b), config.Default(), LoaderOptions{BatchSize: 4, CacheDir: b.TempDir()}, true)
 }

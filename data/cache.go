@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/data/video"
 )
@@ -33,13 +34,13 @@ type featureCache struct {
 	hits, misses         atomic.Int64
 }
 
-func newFeatureCache(dir string, s Shapes, p video.ProcessorConfig, f audio.FeatureConfig) (*featureCache, error) {
+func newFeatureCache(dir string, c config.Config, p video.ProcessorConfig, f audio.FeatureConfig) (*featureCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data: cache: %w", err)
 	}
 	return &featureCache{
 		dir:       dir,
-		videoSalt: fmt.Sprintf("%s|video|%d|%+v", cacheVersion, s.NumFrames, p),
+		videoSalt: fmt.Sprintf("%s|video|%d|%+v", cacheVersion, c.NumFrames, p),
 		audioSalt: fmt.Sprintf("%s|audio|%+v", cacheVersion, f),
 	}, nil
 }
@@ -165,16 +166,16 @@ func (fc *featureCache) get(key, ext string, perItem, maxCount int) (int, []floa
 	return count, vals, true
 }
 
-func (fc *featureCache) getVideo(key string, s Shapes) *videoPart {
-	n, v, ok := fc.get(key, ".vid", 3*s.ImageH*s.ImageW, s.NumFrames)
+func (fc *featureCache) getVideo(key string, c config.Config) *videoPart {
+	n, v, ok := fc.get(key, ".vid", 3*c.ImageSize[0]*c.ImageSize[1], c.NumFrames)
 	if !ok {
 		return nil
 	}
 	return &videoPart{frames: n, pixels: v}
 }
 
-func (fc *featureCache) getAudio(key string, s Shapes) *audioPart {
-	n, v, ok := fc.get(key, ".aud", s.FrequencyLength, s.SpectrogramLength)
+func (fc *featureCache) getAudio(key string, c config.Config) *audioPart {
+	n, v, ok := fc.get(key, ".aud", c.FrequencyLength, c.SpectrogramLength)
 	if !ok {
 		return nil
 	}

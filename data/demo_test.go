@@ -192,7 +192,7 @@ func TestDemoCues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh := tinyShapes()
+	sh := tinyConfig()
 	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 32, FixedShapes: true})
 	if err != nil {
 		t.Fatal(err)
@@ -208,8 +208,8 @@ func TestDemoCues(t *testing.T) {
 	combos := map[demoSig]int{}
 	for _, b := range collect(t, l.Epoch(0)) {
 		for j := 0; j < b.Size(); j++ {
-			fl := sh.NumFrames * 3 * sh.ImageH * sh.ImageW
-			v := readDemoVideo(b.PixelValues[j*fl:(j+1)*fl], sh.NumFrames, sh.ImageH, sh.ImageW)
+			fl := sh.NumFrames * 3 * sh.ImageSize[0] * sh.ImageSize[1]
+			v := readDemoVideo(b.PixelValues[j*fl:(j+1)*fl], sh.NumFrames, sh.ImageSize[0], sh.ImageSize[1])
 			a := readDemoAudio(b.AudioValues[j*64*32:(j+1)*64*32], 64)
 			truth := demoAttrs(DemoOptions{Seed: 9}.withDefaults(), b.Indices[j]).sig()
 			if v != truth || a != truth {
@@ -252,8 +252,8 @@ func TestDemoCues(t *testing.T) {
 	for epoch := range 6 {
 		for _, b := range collect(t, pl.Epoch(epoch)) {
 			for j := 0; j < b.Size(); j++ {
-				fl := sh.NumFrames * 3 * sh.ImageH * sh.ImageW
-				v := readDemoVideo(b.PixelValuesMixed[j*fl:(j+1)*fl], sh.NumFrames, sh.ImageH, sh.ImageW)
+				fl := sh.NumFrames * 3 * sh.ImageSize[0] * sh.ImageSize[1]
+				v := readDemoVideo(b.PixelValuesMixed[j*fl:(j+1)*fl], sh.NumFrames, sh.ImageSize[0], sh.ImageSize[1])
 				a := readDemoAudio(b.AudioValues[j*64*32:(j+1)*64*32], 64)
 				total++
 				if (v == a) == (b.MatchingLabels[j] == 1) {

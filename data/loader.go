@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/tvlt-go/tvlt/config"
 )
 
 // LoaderOptions configure batching, parallelism and pretraining extras.
@@ -19,7 +21,7 @@ type LoaderOptions struct {
 	Workers   int   // decoding goroutines (default GOMAXPROCS); never changes the batches
 	Prefetch  int   // batches decoded ahead of the consumer (default 2)
 	DropLast  bool  // drop a final batch smaller than BatchSize
-	// Pretraining adds MAE index tensors (ratios and audio mask type from Shapes) and
+	// Pretraining adds MAE permutations (ratios and audio mask type from the config) and
 	// matching pairs: PixelValuesMixed/PixelMaskMixed/MatchingLabels.
 	Pretraining bool
 	// NegativeRatio is the share of matching negatives (video of another clip);
@@ -52,19 +54,18 @@ type Skip struct {
 // the same random masks and negatives for the same seed, whatever the number of
 // workers, so a run resumes exactly with Start(e, k).
 type Loader struct {
-	clips      []Clip
-	shapes     Shapes
-	opts       LoaderOptions
-	sl         *sampleLoader
-	audioGroup int
-	negRatio   float64
+	clips    []Clip
+	cfg      config.Config
+	opts     LoaderOptions
+	sl       *sampleLoader
+	negRatio float64
 
 	mu      sync.Mutex
 	skipped map[int]Skip
 }
 
-// NewLoader validates the shapes and options; nothing is decoded until iteration.
-func NewLoader(clips []Clip, shapes Shapes, opts LoaderOptions) (*Loader, error) {
+// NewLoader validates the model config and options; nothing is decoded until iteration.
+func NewLoader(clips []Clip, cfg config.Config, opts LoaderOptions) (*Loader, error) {
 	if len(clips) == 0 {
 		return nil, errors.New("data: loader: no clips")
 	}
@@ -89,11 +90,10 @@ func NewLoader(clips []Clip, shapes Shapes, opts LoaderOptions) (*Loader, error)
 	if opts.Pretraining && neg > 0 && len(clips) < 2 {
 		return nil, errors.New("data: loader: matching negatives need at least 2 clips")
 	}
-	sl, err := newSampleLoader(shapes, opts.Decoders, opts.CacheDir)
+	sl, err := newSampleLoader(cfg, opts.Decoders, opts.CacheDir)
 	if err != nil {
 		return nil, err
 	}
-	group, _ := shapes.audioMaskGroup()
 	// Mixed label kinds would make the trainer's label tensor ambiguous.
 	kind, first := LabelNone, -1
 	for i, c := range clips {
@@ -109,8 +109,8 @@ func NewLoader(clips []Clip, shapes Shapes, opts LoaderOptions) (*Loader, error)
 		}
 	}
 	return &Loader{
-		clips: clips, shapes: shapes, opts: opts, sl: sl,
-		audioGroup: group, negRatio: neg, skipped: map[int]Skip{},
+		clips: clips, cfg: cfg, opts: opts, sl: sl,
+		negRatio: neg, skipped: map[int]Skip{},
 	}, nil
 }
 
@@ -126,8 +126,8 @@ func (l *Loader) Len() int {
 // Clips returns the loader's clips (index i is Batch.Indices' clip i).
 func (l *Loader) Clips() []Clip { return l.clips }
 
-// Shapes returns the sizes the loader builds batches for.
-func (l *Loader) Shapes() Shapes { return l.shapes }
+// Config returns the model config the loader builds batches for.
+func (l *Loader) Config() config.Config { return l.cfg }
 
 // Skipped lists the clips dropped under SkipBad so far, by clip index.
 func (l *Loader) Skipped() []Skip {
@@ -396,14 +396,15 @@ type Batch struct {
 	AudioMaskShape [2]int // (B, La)
 	Labels         []Label
 	// pretraining only:
-	PixelIDsShuffle, PixelIDsRestore []int64 // (B, T*Np)
-	PixelLenKeep                     int
-	AudioIDsShuffle, AudioIDsRestore []int64 // (B, La)
-	AudioLenKeep                     int
-	PixelValuesMixed                 []float32 // (B,T,C,H,W)
-	PixelMaskMixed                   []float32 // (B, T*Np)
-	MatchingLabels                   []float32 // (B,1): 1 = true pair
-	Partners                         []int     // clip index of the mixed video's source (own index for true pairs)
+	// MAE permutations (config.Replay derives ids_keep, ids_restore and label masks):
+	PixelIDsShuffle  []int64   // (B, T*Np)
+	PixelLenKeep     int       // config.PixelLenKeep(T*Np)
+	AudioIDsShuffle  []int64   // (B, La)
+	AudioLenKeep     int       // config.AudioLenKeep(La)
+	PixelValuesMixed []float32 // (B,T,C,H,W)
+	PixelMaskMixed   []float32 // (B, T*Np)
+	MatchingLabels   []float32 // (B,1): 1 = true pair
+	Partners         []int     // clip index of the mixed video's source (own index for true pairs)
 }
 
 // Size is the number of clips in the batch.
@@ -453,11 +454,11 @@ func (l *Loader) collate(epoch, k int, idxs, partners []int, own, mixed []sample
 
 // assemble pads and stacks samples; mix[j]/part[j] hold the negative partners.
 func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Batch {
-	s := l.shapes
+	c := l.cfg
 	B := len(samples)
 	T := 0
 	tp := 0
-	pT, fp := s.AudioPatchT, s.FreqPatches()
+	pT, fp := c.AudioPatchSize[0], c.FreqPatches()
 	for j, x := range samples {
 		T = max(T, x.NumFrames)
 		if l.opts.Pretraining && part[j] >= 0 {
@@ -466,16 +467,17 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 		tp = max(tp, (x.AudioFrames+pT-1)/pT)
 	}
 	if l.opts.FixedShapes {
-		T, tp = s.NumFrames, s.SpectrogramLength/pT
+		T, tp = c.NumFrames, c.MaxTimePatches()
 	}
-	np := s.PatchesPerFrame()
-	fsz := 3 * s.ImageH * s.ImageW
-	F := s.FrequencyLength
+	np := c.PatchesPerFrame()
+	H, W := c.ImageSize[0], c.ImageSize[1]
+	fsz := 3 * H * W
+	F := c.FrequencyLength
 	tspec := tp * pT
 	b := &Batch{
 		Epoch: epoch, Index: k,
 		IDs: make([]string, B), Indices: make([]int, B), Labels: make([]Label, B),
-		PixelValues: make([]float32, B*T*fsz), PixelShape: [5]int{B, T, 3, s.ImageH, s.ImageW},
+		PixelValues: make([]float32, B*T*fsz), PixelShape: [5]int{B, T, 3, H, W},
 		PixelMask: make([]float32, B*T*np), PixelMaskShape: [2]int{B, T * np},
 		AudioValues: make([]float32, B*tspec*F), AudioShape: [4]int{B, 1, tspec, F},
 		AudioMask: make([]float32, B*tp*fp), AudioMaskShape: [2]int{B, tp * fp},
@@ -501,9 +503,9 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 	b.PixelMaskMixed = make([]float32, len(b.PixelMask))
 	b.MatchingLabels = make([]float32, B)
 	b.Partners = make([]int, B)
-	Lp, La := T*np, tp*fp
-	b.PixelIDsShuffle, b.PixelIDsRestore = make([]int64, B*Lp), make([]int64, B*Lp)
-	b.AudioIDsShuffle, b.AudioIDsRestore = make([]int64, B*La), make([]int64, B*La)
+	Lp, La := c.PixelTokens(T), c.AudioTokens(tp)
+	b.PixelIDsShuffle, b.PixelLenKeep = make([]int64, B*Lp), c.PixelLenKeep(Lp)
+	b.AudioIDsShuffle, b.AudioLenKeep = make([]int64, B*La), c.AudioLenKeep(La)
 	for j, x := range samples {
 		if part[j] >= 0 {
 			putPixels(b.PixelValuesMixed, b.PixelMaskMixed, j, mix[j])
@@ -514,14 +516,8 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 			b.MatchingLabels[j] = 1
 			b.Partners[j] = x.Index
 		}
-		sh, re, keep := MaskIndices(l.rng(streamPixelMask, epoch, x.Index), 1, Lp, 1, s.PixelMaskRatio)
-		copy(b.PixelIDsShuffle[j*Lp:], sh)
-		copy(b.PixelIDsRestore[j*Lp:], re)
-		b.PixelLenKeep = keep
-		sh, re, keep = MaskIndices(l.rng(streamAudioMask, epoch, x.Index), 1, La, l.audioGroup, s.AudioMaskRatio)
-		copy(b.AudioIDsShuffle[j*La:], sh)
-		copy(b.AudioIDsRestore[j*La:], re)
-		b.AudioLenKeep = keep
+		copy(b.PixelIDsShuffle[j*Lp:], c.PixelIDsShuffle(l.rng(streamPixelMask, epoch, x.Index), Lp))
+		copy(b.AudioIDsShuffle[j*La:], c.AudioIDsShuffle(l.rng(streamAudioMask, epoch, x.Index), La))
 	}
 	return b
 }

@@ -14,18 +14,19 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/data/video"
 )
 
-// tinyShapes matches the golden tiny model: 32x32 images, 8x8 patches, a 64 x 32
-// spectrogram with 8x8 audio patches (4 frequency patches per time step).
-func tinyShapes() Shapes {
-	return Shapes{
-		NumFrames: 4, ImageH: 32, ImageW: 32, PatchH: 8, PatchW: 8, Channels: 3,
-		SpectrogramLength: 64, FrequencyLength: 32, AudioPatchT: 8, AudioPatchF: 8,
-		PixelMaskRatio: 0.75, AudioMaskRatio: 0.15, AudioMaskType: "frame-level", SamplingRate: 44100,
-	}
+// tinyConfig has the golden tiny model's input sizes: 4 frames of 32x32 with
+// 8x8 patches, a 64 x 32 spectrogram with 8x8 audio patches (4 frequency
+// patches per time step), the reference's mask ratios and frame-level masking.
+func tinyConfig() config.Config {
+	c := config.Default()
+	c.NumFrames, c.ImageSize, c.ImagePatchSize = 4, [2]int{32, 32}, [2]int{8, 8}
+	c.SpectrogramLength, c.FrequencyLength, c.AudioPatchSize = 64, 32, [2]int{8, 8}
+	return c
 }
 
 // writeFrames writes n solid-colour w x h PNG frames; frame k has colour col + k*10 (red).
@@ -114,7 +115,7 @@ func TestLoadSampleValues(t *testing.T) {
 	wave := sine(0.5, 440)
 	wp := filepath.Join(dir, "a.wav")
 	writeWave(t, wp, wave)
-	s, err := LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyShapes())
+	s, err := LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,14 +139,14 @@ func TestLoadSampleValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ext, _ := audio.NewExtractor(tinyShapes().FeatureConfig())
+	ext, _ := audio.NewExtractor(FeatureConfig(tinyConfig()))
 	want, _, _ := ext.Features(mono)
 	if !reflect.DeepEqual(s.Audio, want) {
 		t.Fatal("audio features differ from the extractor's")
 	}
 	// Silent audio is valid: every feature is the -1 floor.
 	writeWave(t, wp, make([]float32, 9000))
-	s, err = LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyShapes())
+	s, err = LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
 	if err != nil {
 		t.Fatalf("silent audio: %v", err)
 	}
@@ -159,7 +160,7 @@ func TestLoadSampleValues(t *testing.T) {
 func TestLoaderBatches(t *testing.T) {
 	dir := t.TempDir()
 	clips := testClips(t, dir, 7)
-	sh := tinyShapes()
+	sh := tinyConfig()
 	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 3, Workers: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -228,7 +229,7 @@ func TestLoaderBatches(t *testing.T) {
 func TestLoaderPretraining(t *testing.T) {
 	dir := t.TempDir()
 	clips := testClips(t, dir, 12)
-	sh := tinyShapes()
+	sh := tinyConfig()
 	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 4, Shuffle: true, Seed: 5, Pretraining: true, FixedShapes: true})
 	if err != nil {
 		t.Fatal(err)
@@ -241,11 +242,15 @@ func TestLoaderPretraining(t *testing.T) {
 			if b.PixelLenKeep != 16 || b.AudioLenKeep != 27 {
 				t.Fatalf("len_keep %d %d, want 16 27", b.PixelLenKeep, b.AudioLenKeep)
 			}
-			if len(b.PixelIDsShuffle) != B*Lp || len(b.AudioIDsRestore) != B*La {
-				t.Fatalf("index tensor sizes %d %d", len(b.PixelIDsShuffle), len(b.AudioIDsRestore))
+			if len(b.PixelIDsShuffle) != B*Lp || len(b.AudioIDsShuffle) != B*La {
+				t.Fatalf("index tensor sizes %d %d", len(b.PixelIDsShuffle), len(b.AudioIDsShuffle))
+			}
+			restore, err := config.Replay(b.AudioIDsShuffle, B, La, b.AudioLenKeep, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
 			for j := 0; j < B; j++ {
-				ash, re := b.AudioIDsShuffle[j*La:(j+1)*La], b.AudioIDsRestore[j*La:(j+1)*La]
+				ash, re := b.AudioIDsShuffle[j*La:(j+1)*La], restore.IDsRestore[j*La:(j+1)*La]
 				for i := range ash {
 					if re[ash[i]] != int64(i) {
 						t.Fatal("audio restore is not the inverse of shuffle")
@@ -307,7 +312,7 @@ func TestLoaderDeterminism(t *testing.T) {
 	dir := t.TempDir()
 	clips := testClips(t, dir, 10)
 	run := func(workers, prefetch int) [][]*Batch {
-		l, err := NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 11, Workers: workers, Prefetch: prefetch, Pretraining: true})
+		l, err := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 11, Workers: workers, Prefetch: prefetch, Pretraining: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -320,7 +325,7 @@ func TestLoaderDeterminism(t *testing.T) {
 	if reflect.DeepEqual(a[0][0].IDs, a[1][0].IDs) && reflect.DeepEqual(a[0][1].IDs, a[1][1].IDs) {
 		t.Fatal("epochs 0 and 1 have the same order")
 	}
-	l, _ := NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 11, Workers: 2, Pretraining: true})
+	l, _ := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 11, Workers: 2, Pretraining: true})
 	it, err := l.Start(1, 2)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +350,7 @@ func TestLoaderDeterminism(t *testing.T) {
 	if _, err := l.Start(0, 5); err == nil {
 		t.Fatal("Start beyond Len accepted")
 	}
-	c, _ := NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 12, Pretraining: true})
+	c, _ := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 3, Shuffle: true, Seed: 12, Pretraining: true})
 	if reflect.DeepEqual(collect(t, c.Epoch(0))[0].PixelIDsShuffle, a[0][0].PixelIDsShuffle) {
 		t.Fatal("another seed gives the same masks")
 	}
@@ -369,7 +374,7 @@ func TestLoaderCache(t *testing.T) {
 	var nf, na, nv atomic.Int64
 	cache := filepath.Join(dir, "cache")
 	opts := LoaderOptions{BatchSize: 4, Shuffle: true, Pretraining: true, CacheDir: cache, Decoders: countingDecoders(&nf, &na, &nv)}
-	l, err := NewLoader(clips, tinyShapes(), opts)
+	l, err := NewLoader(clips, tinyConfig(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,17 +393,17 @@ func TestLoaderCache(t *testing.T) {
 		t.Fatal("no cache hits")
 	}
 	// Cached batches equal uncached ones bit for bit.
-	ref, _ := NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 4, Shuffle: true, Pretraining: true})
+	ref, _ := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 4, Shuffle: true, Pretraining: true})
 	if !reflect.DeepEqual(e0, collect(t, ref.Epoch(0))) || !reflect.DeepEqual(e1, collect(t, ref.Epoch(1))) {
 		t.Fatal("cached batches differ from decoded ones")
 	}
 	// A new loader (next run) reuses the files; other settings do not.
-	l2, _ := NewLoader(clips, tinyShapes(), opts)
+	l2, _ := NewLoader(clips, tinyConfig(), opts)
 	collect(t, l2.Epoch(0))
 	if nf.Load() != f0 || na.Load() != 6 {
 		t.Fatal("a second loader on the same cache decoded again")
 	}
-	sh := tinyShapes()
+	sh := tinyConfig()
 	sh.NumFrames = 2
 	opts.Pretraining = false // no negatives: exactly one read per clip
 	l3, _ := NewLoader(clips, sh, opts)
@@ -421,12 +426,12 @@ func TestLoaderCache(t *testing.T) {
 	if corrupted != 12 {
 		t.Fatalf("%d video entries in the cache, want 12 (6 clips x 2 frame settings)", corrupted)
 	}
-	l4, _ := NewLoader(clips, tinyShapes(), opts)
+	l4, _ := NewLoader(clips, tinyConfig(), opts)
 	e := collect(t, l4.Epoch(0))
 	if na.Load() != 7 || nf.Load() != f0+12 {
 		t.Fatalf("after edit + corruption: %d WAV reads (want 1), %d frame reads (want 6)", na.Load()-6, nf.Load()-f0-6)
 	}
-	ref, _ = NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 4, Shuffle: true})
+	ref, _ = NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 4, Shuffle: true})
 	if !reflect.DeepEqual(e, collect(t, ref.Epoch(0))) {
 		t.Fatal("batches after invalidation differ from fresh decoding")
 	}
@@ -436,14 +441,14 @@ func TestLoaderLabelKinds(t *testing.T) {
 	dir := t.TempDir()
 	clips := testClips(t, dir, 2)
 	clips[1].Label = Label{Kind: LabelScore, Score: 0.5}
-	_, err := NewLoader(clips, tinyShapes(), LoaderOptions{BatchSize: 2})
+	_, err := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 2})
 	if err == nil || !strings.Contains(err.Error(), "manifest.jsonl:2: label is a score but") {
 		t.Fatalf("mixed label kinds: %v", err)
 	}
-	if _, err := NewLoader(clips, tinyShapes(), LoaderOptions{}); err == nil {
+	if _, err := NewLoader(clips, tinyConfig(), LoaderOptions{}); err == nil {
 		t.Fatal("BatchSize 0 accepted")
 	}
-	sh := tinyShapes()
+	sh := tinyConfig()
 	sh.AudioMaskType = "time-level"
 	if _, err := NewLoader(clips[:1], sh, LoaderOptions{BatchSize: 1}); err == nil || !strings.Contains(err.Error(), "time-level") {
 		t.Fatalf("bad mask type: %v", err)

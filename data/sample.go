@@ -6,97 +6,46 @@ import (
 	"math"
 	"strings"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/data/video"
 )
 
-// Shapes are the model sizes the loader needs (filled from the model config by the trainer; data must not import layers).
-type Shapes struct {
-	NumFrames, ImageH, ImageW int
-	PatchH, PatchW            int
-	Channels                  int
-	SpectrogramLength         int
-	FrequencyLength           int
-	AudioPatchT, AudioPatchF  int
-	PixelMaskRatio            float64
-	AudioMaskRatio            float64
-	AudioMaskType             string // "frame-level" | "patch-level" ("patch_level" and "" are accepted too)
-	SamplingRate              int
-}
-
-// DefaultShapes are the TVLT base config's sizes (224x224, 8 frames, 2048 x 128 spectrogram).
-func DefaultShapes() Shapes {
-	return Shapes{
-		NumFrames: 8, ImageH: 224, ImageW: 224, PatchH: 16, PatchW: 16, Channels: 3,
-		SpectrogramLength: 2048, FrequencyLength: 128, AudioPatchT: 16, AudioPatchF: 16,
-		PixelMaskRatio: 0.75, AudioMaskRatio: 0.15, AudioMaskType: "frame-level", SamplingRate: 44100,
+// checkConfig reports the first model size the loader cannot build batches
+// for: the config's own checks plus what the decoders support.
+func checkConfig(c config.Config) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("data: %w", err)
 	}
-}
-
-// Validate reports the first size the loader cannot build batches for.
-func (s Shapes) Validate() error {
-	switch {
-	case s.NumFrames <= 0:
-		return fmt.Errorf("data: shapes: NumFrames %d must be positive", s.NumFrames)
-	case s.ImageH <= 0 || s.ImageW <= 0 || s.PatchH <= 0 || s.PatchW <= 0:
-		return fmt.Errorf("data: shapes: image %dx%d / patch %dx%d must be positive", s.ImageH, s.ImageW, s.PatchH, s.PatchW)
-	case s.ImageH%s.PatchH != 0 || s.ImageW%s.PatchW != 0:
-		return fmt.Errorf("data: shapes: image %dx%d is not a multiple of the patch %dx%d", s.ImageH, s.ImageW, s.PatchH, s.PatchW)
-	case s.Channels != 3:
-		return fmt.Errorf("data: shapes: Channels %d: frames are decoded as RGB, so 3 is the only supported value", s.Channels)
-	case s.SpectrogramLength <= 0 || s.FrequencyLength <= 0 || s.AudioPatchT <= 0 || s.AudioPatchF <= 0:
-		return fmt.Errorf("data: shapes: spectrogram %dx%d / audio patch %dx%d must be positive", s.SpectrogramLength, s.FrequencyLength, s.AudioPatchT, s.AudioPatchF)
-	case s.SpectrogramLength%s.AudioPatchT != 0 || s.FrequencyLength%s.AudioPatchF != 0:
-		return fmt.Errorf("data: shapes: spectrogram %dx%d is not a multiple of the audio patch %dx%d", s.SpectrogramLength, s.FrequencyLength, s.AudioPatchT, s.AudioPatchF)
-	case s.SamplingRate <= 0:
-		return fmt.Errorf("data: shapes: SamplingRate %d must be positive", s.SamplingRate)
-	case s.PixelMaskRatio < 0 || s.PixelMaskRatio >= 1 || s.AudioMaskRatio < 0 || s.AudioMaskRatio >= 1:
-		return fmt.Errorf("data: shapes: mask ratios %v/%v must lie in [0, 1)", s.PixelMaskRatio, s.AudioMaskRatio)
+	if c.NumImageChannels != 3 {
+		return fmt.Errorf("data: config: num_image_channels %d: frames are decoded as RGB, so 3 is the only supported value", c.NumImageChannels)
 	}
-	if _, err := s.audioMaskGroup(); err != nil {
-		return err
+	if c.NumAudioChannels != 1 {
+		return fmt.Errorf("data: config: num_audio_channels %d: audio is mixed to mono, so 1 is the only supported value", c.NumAudioChannels)
 	}
 	return nil
 }
 
-// audioMaskGroup is the MaskIndices group for the audio mask type: all frequency
-// patches of a time step share one noise value in frame-level masking.
-func (s Shapes) audioMaskGroup() (int, error) {
-	switch s.AudioMaskType {
-	case "", "frame-level", "frame_level":
-		return s.FrequencyLength / s.AudioPatchF, nil
-	case "patch-level", "patch_level":
-		return 1, nil
-	}
-	return 0, fmt.Errorf("data: shapes: unknown AudioMaskType %q (want frame-level or patch-level)", s.AudioMaskType)
-}
-
-// PatchesPerFrame is the number of pixel tokens per frame.
-func (s Shapes) PatchesPerFrame() int { return (s.ImageH / s.PatchH) * (s.ImageW / s.PatchW) }
-
-// FreqPatches is the number of audio tokens per time patch.
-func (s Shapes) FreqPatches() int { return s.FrequencyLength / s.AudioPatchF }
-
-// Processor is the image-processor setting matching the model: shortest edge
-// max(H, W) so the center crop never needs padding, crop H x W.
-func (s Shapes) Processor() video.ProcessorConfig {
+// ProcessorConfig is the image-processor setting matching the model:
+// shortest edge max(H, W) so the center crop never needs padding, crop H x W.
+func ProcessorConfig(c config.Config) video.ProcessorConfig {
 	p := video.DefaultProcessorConfig()
-	p.ShortestEdge = max(s.ImageH, s.ImageW)
-	p.CropH, p.CropW = s.ImageH, s.ImageW
-	p.PatchSize = [2]int{s.PatchH, s.PatchW}
-	p.NumFrames = s.NumFrames
+	p.ShortestEdge = max(c.ImageSize[0], c.ImageSize[1])
+	p.CropH, p.CropW = c.ImageSize[0], c.ImageSize[1]
+	p.PatchSize = c.ImagePatchSize
+	p.NumFrames = c.NumFrames
 	return p
 }
 
-// FeatureConfig is the feature-extractor setting matching the model.
-func (s Shapes) FeatureConfig() audio.FeatureConfig {
-	c := audio.DefaultFeatureConfig()
-	c.SpectrogramLength = s.SpectrogramLength
-	c.FeatureSize = s.FrequencyLength
-	c.PatchSize = [2]int{s.AudioPatchT, s.AudioPatchF}
-	c.NumChannels = 1
-	c.SamplingRate = s.SamplingRate
-	return c
+// FeatureConfig is the feature-extractor setting matching the model (at
+// the extractor's default 44.1 kHz sampling rate).
+func FeatureConfig(c config.Config) audio.FeatureConfig {
+	f := audio.DefaultFeatureConfig()
+	f.SpectrogramLength = c.SpectrogramLength
+	f.FeatureSize = c.FrequencyLength
+	f.PatchSize = c.AudioPatchSize
+	f.NumChannels = c.NumAudioChannels
+	return f
 }
 
 // Sample is one decoded clip before batching: unpadded frames and spectrogram rows.
@@ -104,9 +53,9 @@ type Sample struct {
 	Index       int // position in the loader's clip list
 	ID          string
 	Label       Label
-	NumFrames   int       // real frames (<= Shapes.NumFrames)
+	NumFrames   int       // real frames (<= num_frames)
 	Pixels      []float32 // (NumFrames, 3, ImageH, ImageW)
-	AudioFrames int       // spectrogram rows (<= Shapes.SpectrogramLength)
+	AudioFrames int       // spectrogram rows (<= spectrogram_length)
 	Audio       []float32 // (AudioFrames, FrequencyLength), time-major
 }
 
@@ -158,28 +107,28 @@ func clipError(c Clip, file string, err error) error {
 
 // sampleLoader decodes clips for one loader; it is safe for concurrent use.
 type sampleLoader struct {
-	shapes Shapes
-	proc   video.ProcessorConfig
-	ext    *audio.Extractor
-	dec    Decoders
-	cache  *featureCache // nil without CacheDir
+	cfg   config.Config
+	proc  video.ProcessorConfig
+	ext   *audio.Extractor
+	dec   Decoders
+	cache *featureCache // nil without CacheDir
 }
 
-func newSampleLoader(shapes Shapes, dec Decoders, cacheDir string) (*sampleLoader, error) {
-	if err := shapes.Validate(); err != nil {
+func newSampleLoader(cfg config.Config, dec Decoders, cacheDir string) (*sampleLoader, error) {
+	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
-	proc := shapes.Processor()
+	proc := ProcessorConfig(cfg)
 	if err := proc.Validate(); err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	ext, err := audio.NewExtractor(shapes.FeatureConfig())
+	ext, err := audio.NewExtractor(FeatureConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	sl := &sampleLoader{shapes: shapes, proc: proc, ext: ext, dec: dec.withDefaults()}
+	sl := &sampleLoader{cfg: cfg, proc: proc, ext: ext, dec: dec.withDefaults()}
 	if cacheDir != "" {
-		sl.cache, err = newFeatureCache(cacheDir, shapes, proc, shapes.FeatureConfig())
+		sl.cache, err = newFeatureCache(cacheDir, cfg, proc, ext.Config())
 		if err != nil {
 			return nil, err
 		}
@@ -189,8 +138,8 @@ func newSampleLoader(shapes Shapes, dec Decoders, cacheDir string) (*sampleLoade
 
 // LoadSample decodes one clip with the default decoders and no cache — what a
 // prediction command needs for a single file.
-func LoadSample(c Clip, shapes Shapes) (*Sample, error) {
-	sl, err := newSampleLoader(shapes, Decoders{}, "")
+func LoadSample(c Clip, cfg config.Config) (*Sample, error) {
+	sl, err := newSampleLoader(cfg, Decoders{}, "")
 	if err != nil {
 		return nil, err
 	}
@@ -229,9 +178,9 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 	if sl.cache != nil {
 		vKey, aKey, keysErr = sl.cache.keys(c)
 		if keysErr == nil {
-			vp = sl.cache.getVideo(vKey, sl.shapes)
+			vp = sl.cache.getVideo(vKey, sl.cfg)
 			if withAudio {
-				ap = sl.cache.getAudio(aKey, sl.shapes)
+				ap = sl.cache.getAudio(aKey, sl.cfg)
 			}
 		}
 	}
@@ -243,7 +192,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 		if c.Video != "" {
 			src = c.Video
 			wantAudio := withAudio && audioFromTrack && ap == nil
-			frames, trackWave, err = sl.dec.DecodeVideo(c.Video, sl.shapes.NumFrames, sl.shapes.SamplingRate, wantAudio)
+			frames, trackWave, err = sl.dec.DecodeVideo(c.Video, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, wantAudio)
 			if err == nil && wantAudio && trackWave == nil {
 				err = video.ErrNoAudio
 			}
@@ -258,7 +207,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			if err != nil {
 				return nil, clipError(c, c.Frames, err)
 			}
-			if idx := video.SampleIndices(len(frames), sl.shapes.NumFrames); len(idx) < len(frames) {
+			if idx := video.SampleIndices(len(frames), sl.cfg.NumFrames); len(idx) < len(frames) {
 				sel := make([]video.Frame, len(idx))
 				for i, j := range idx {
 					sel[i] = frames[j]
@@ -274,7 +223,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			return nil, clipError(c, src, err)
 		}
 		n := len(frames)
-		if want := n * 3 * sl.shapes.ImageH * sl.shapes.ImageW; len(pix) != want {
+		if want := n * 3 * sl.cfg.ImageSize[0] * sl.cfg.ImageSize[1]; len(pix) != want {
 			return nil, clipError(c, src, fmt.Errorf("processed frames have %d values, want %d", len(pix), want))
 		}
 		vp = &videoPart{frames: n, pixels: pix}
@@ -293,7 +242,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			src = c.Video
 			if wave == nil {
 				var err error
-				_, wave, err = sl.dec.DecodeVideo(c.Video, sl.shapes.NumFrames, sl.shapes.SamplingRate, true)
+				_, wave, err = sl.dec.DecodeVideo(c.Video, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, true)
 				if err != nil {
 					if errors.Is(err, video.ErrNoAudio) {
 						return nil, clipError(c, c.Video, fmt.Errorf("no \"audio\" file in the manifest and the video has no audio track: %w", err))
@@ -303,7 +252,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			}
 		} else {
 			var err error
-			wave, err = sl.dec.LoadAudio(c.Audio, sl.shapes.SamplingRate)
+			wave, err = sl.dec.LoadAudio(c.Audio, sl.ext.Config().SamplingRate)
 			if err != nil {
 				return nil, clipError(c, c.Audio, err)
 			}

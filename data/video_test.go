@@ -78,7 +78,7 @@ func TestLoaderMP4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh := tinyShapes()
+	sh := tinyConfig()
 	s, err := LoadSample(clips[0], sh)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestLoaderMP4(t *testing.T) {
 // featuresOf runs the tiny config's feature extractor on a waveform.
 func featuresOf(t testing.TB, wave []float32) []float32 {
 	t.Helper()
-	ext, err := audio.NewExtractor(tinyShapes().FeatureConfig())
+	ext, err := audio.NewExtractor(FeatureConfig(tinyConfig()))
 	if err != nil {
 		t.Fatal(err)
 	}

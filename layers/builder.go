@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 )
@@ -12,7 +13,7 @@ import (
 // Every method is a no-op returning nil once an error is recorded.
 type builder struct {
 	b   *graph.Binder
-	cfg Config
+	cfg config.Config
 	err error
 }
 

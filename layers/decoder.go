@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 )
@@ -8,7 +9,7 @@ import (
 // registerDecoder registers TvltForPreTraining's MAE parts: mask tokens,
 // decoder position/type embeddings, encoder_to_decoder, the shared decoder
 // and the two reconstruction heads.
-func registerDecoder(r *registry, c Config) {
+func registerDecoder(r *registry, c config.Config) {
 	d := c.DecoderHiddenSize
 	r.embedding("pixel_mask_token", 1, 1, d)
 	r.embedding("audio_mask_token", 1, 1, d)

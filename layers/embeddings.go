@@ -1,8 +1,11 @@
 package layers
 
-import G "gorgonia.org/gorgonia"
+import (
+	"github.com/tvlt-go/tvlt/config"
+	G "gorgonia.org/gorgonia"
+)
 
-func registerPixelEmbeddings(r *registry, prefix string, c Config) {
+func registerPixelEmbeddings(r *registry, prefix string, c config.Config) {
 	p := prefix + "pixel_embeddings."
 	r.embedding(p+"type_embed_v", 1, 1, c.HiddenSize)
 	r.embedding(p+"temporal_embed", 1, c.NumFrames, c.HiddenSize)
@@ -10,7 +13,7 @@ func registerPixelEmbeddings(r *registry, prefix string, c Config) {
 	r.linear(p+"patch_embeddings.projection", true, c.HiddenSize, c.NumImageChannels, c.ImagePatchSize[0], c.ImagePatchSize[1])
 }
 
-func registerAudioEmbeddings(r *registry, prefix string, c Config) {
+func registerAudioEmbeddings(r *registry, prefix string, c config.Config) {
 	p := prefix + "audio_embeddings."
 	r.embedding(p+"type_embed_a", 1, 1, c.HiddenSize)
 	r.embedding(p+"pos_embed_a", 1, c.MaxTimePatches(), c.HiddenSize)

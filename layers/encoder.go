@@ -1,11 +1,12 @@
 package layers
 
 import (
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 )
 
-func registerTvltModel(r *registry, prefix string, c Config) {
+func registerTvltModel(r *registry, prefix string, c config.Config) {
 	r.embedding(prefix+"cls_embedding", 1, 1, c.HiddenSize)
 	registerPixelEmbeddings(r, prefix, c)
 	registerAudioEmbeddings(r, prefix, c)

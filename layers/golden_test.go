@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/internal/golden"
 	"gorgonia.org/tensor"
@@ -27,7 +28,7 @@ var dtypes = []tensor.Dtype{tensor.Float32, tensor.Float64}
 // base model the tvlt.-prefixed subset is loaded with the prefix removed.
 func goldenModel(t *testing.T, dir, configFile, weightsFile string, kind Kind, dt tensor.Dtype) *Model {
 	t.Helper()
-	cfg, err := ReadConfig(filepath.Join(dir, configFile))
+	cfg, err := config.Read(filepath.Join(dir, configFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +169,8 @@ func testGoldenPretraining(t *testing.T, dir string) {
 // replayedMasks recomputes the host-side masking arrays from ids_shuffle.
 func replayedMasks(t *testing.T, m *Model, b *Batch) map[string]*tensor.Dense {
 	c := m.Config
-	bs, fr, _ := c.checkPixels("pixel_values", b.PixelValues)
-	_, ta, _ := c.checkAudio(b.AudioValues)
+	bs, fr, _ := checkPixels(c, "pixel_values", b.PixelValues)
+	_, ta, _ := checkAudio(c, b.AudioValues)
 	out := map[string]*tensor.Dense{}
 	for _, mod := range []struct {
 		name    string
@@ -185,15 +186,15 @@ func replayedMasks(t *testing.T, m *Model, b *Batch) map[string]*tensor.Dense {
 			t.Fatal(err)
 		}
 		out[mod.name+"_ids_shuffle"] = mod.shuffle
-		out[mod.name+"_ids_keep"] = newInts(r.keep, bs, r.k)
-		out[mod.name+"_ids_restore"] = newInts(r.restore, bs, mod.l)
-		out[mod.name+"_label_masks"] = newDense(tensor.Float64, r.label, bs, mod.l)
-		out[mod.name+"_kept_attention_mask"] = newDense(tensor.Float64, r.kept, bs, r.k)
-		out[mod.name+"_len_keep"] = newInts([]int64{int64(r.k)}, 1)
+		out[mod.name+"_ids_keep"] = newInts(r.IDsKeep, bs, r.LenKeep)
+		out[mod.name+"_ids_restore"] = newInts(r.IDsRestore, bs, mod.l)
+		out[mod.name+"_label_masks"] = newDense(tensor.Float64, r.LabelMask, bs, mod.l)
+		out[mod.name+"_kept_attention_mask"] = newDense(tensor.Float64, r.KeptPad, bs, r.LenKeep)
+		out[mod.name+"_len_keep"] = newInts([]int64{int64(r.LenKeep)}, 1)
 		if mod.name == "pixel" {
 			cls := make([]float64, bs)
 			for i := range cls {
-				cls[i] = r.kept[i*r.k]
+				cls[i] = r.KeptPad[i*r.LenKeep]
 			}
 			out["cls_key_mask"] = newDense(tensor.Float64, cls, bs, 1)
 		}
@@ -214,7 +215,7 @@ func checkNoiseKey(t *testing.T, m *Model, key string, rec map[string]*tensor.De
 		s := noise.Shape()
 		mod := strings.TrimSuffix(key, "_noise")
 		matches := golden.Float64s(rec[mod+"_stable_argsort_matches"])[0] == 1
-		got := newInts(StableArgsort(golden.Float64s(noise), s[0], s[1]), s[0], s[1])
+		got := newInts(mustIDsShuffle(t, golden.Float64s(noise), s[1]), s[0], s[1])
 		same := golden.Close(golden.Float64s(got), golden.Float64s(rec[mod+"_ids_shuffle"]), got.Shape(), s, 0, 0) == ""
 		if same != matches {
 			t.Errorf("%s: stable argsort reproduces ids_shuffle = %v, file says %v", key, same, matches)
@@ -223,8 +224,8 @@ func checkNoiseKey(t *testing.T, m *Model, key string, rec map[string]*tensor.De
 		if mod == "audio" {
 			ratio = c.AudioMaskRatio
 		}
-		if k := LenKeep(s[1], ratio); k != int(golden.Float64s(rec[mod+"_len_keep"])[0]) {
-			t.Errorf("%s: LenKeep(%d, %v) = %d, file says %v", key, s[1], ratio, k, rec[mod+"_len_keep"])
+		if k := config.LenKeep(s[1], ratio); k != int(golden.Float64s(rec[mod+"_len_keep"])[0]) {
+			t.Errorf("%s: config.LenKeep(%d, %v) = %d, file says %v", key, s[1], ratio, k, rec[mod+"_len_keep"])
 		}
 		return true
 	case "audio_noise_frames":
@@ -332,4 +333,13 @@ func TestGoldenVariants(t *testing.T) {
 			testGoldenFineTuning(t, dir)
 		})
 	}
+}
+
+func mustIDsShuffle(t *testing.T, noise []float64, l int) []int64 {
+	t.Helper()
+	ids, err := config.IDsShuffle(noise, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
 }

@@ -1,13 +1,16 @@
 package layers
 
-import G "gorgonia.org/gorgonia"
+import (
+	"github.com/tvlt-go/tvlt/config"
+	G "gorgonia.org/gorgonia"
+)
 
-func registerMatchingHead(r *registry, c Config) {
+func registerMatchingHead(r *registry, c config.Config) {
 	r.linear("matching_head.pooler.dense", true, c.HiddenSize, c.HiddenSize)
 	r.linear("matching_head.fc", true, 1, c.HiddenSize)
 }
 
-func registerClassifier(r *registry, c Config) {
+func registerClassifier(r *registry, c config.Config) {
 	r.linear("classifier.0", true, 2*c.HiddenSize, c.HiddenSize)
 	r.layerNorm("classifier.1", 2*c.HiddenSize)
 	r.linear("classifier.3", true, c.NumLabels, 2*c.HiddenSize)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"gorgonia.org/tensor"
 )
@@ -44,14 +45,14 @@ func KindFromArchitecture(arch string) (Kind, error) {
 // Model is one TVLT model: its config and its parameters under HF
 // state-dict names. Graphs are compiled from it per input shape (Compile).
 type Model struct {
-	Config Config
+	Config config.Config
 	Kind   Kind
 	Params *graph.Store
 }
 
 // New builds a model of the given kind with freshly initialised parameters
 // (HF's scheme, seeded; see graph.InitOptions).
-func New(kind Kind, cfg Config, dtype tensor.Dtype, init graph.InitOptions) (*Model, error) {
+func New(kind Kind, cfg config.Config, dtype tensor.Dtype, init graph.InitOptions) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -70,7 +71,7 @@ func New(kind Kind, cfg Config, dtype tensor.Dtype, init graph.InitOptions) (*Mo
 }
 
 // register adds every parameter of the kind in HF state_dict order.
-func register(s *graph.Store, kind Kind, cfg Config) error {
+func register(s *graph.Store, kind Kind, cfg config.Config) error {
 	r := &registry{s: s, std: cfg.InitializerRange}
 	switch kind {
 	case Base:
@@ -94,7 +95,7 @@ func register(s *graph.Store, kind Kind, cfg Config) error {
 
 // ParamShapes lists a model kind's parameters and shapes without building
 // it: what a checkpoint must hold.
-func ParamShapes(kind Kind, cfg Config) (map[string][]int, error) {
+func ParamShapes(kind Kind, cfg config.Config) (map[string][]int, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -61,11 +61,11 @@ var nanValue = func() float64 { var z float64; return z / z }()
 // signatures share a Program.
 func (m *Model) Signature(b *Batch) (string, error) {
 	c := m.Config
-	bs, t, err := c.checkPixels("pixel_values", b.PixelValues)
+	bs, t, err := checkPixels(c, "pixel_values", b.PixelValues)
 	if err != nil {
 		return "", err
 	}
-	ba, ta, err := c.checkAudio(b.AudioValues)
+	ba, ta, err := checkAudio(c, b.AudioValues)
 	if err != nil {
 		return "", err
 	}
@@ -75,7 +75,7 @@ func (m *Model) Signature(b *Batch) (string, error) {
 	sig := fmt.Sprintf("B%d T%d Ta%d pm%v am%v", bs, t, ta, b.PixelMask != nil, b.AudioMask != nil)
 	if m.Kind == Pretraining {
 		if c.TaskMatching && b.PixelValuesMixed != nil {
-			_, tm, err := c.checkPixels("pixel_values_mixed", b.PixelValuesMixed)
+			_, tm, err := checkPixels(c, "pixel_values_mixed", b.PixelValuesMixed)
 			if err != nil {
 				return "", err
 			}
@@ -155,8 +155,8 @@ func (p *Program) build(bd *builder, b *Batch) error {
 	c := p.m.Config
 	dt := p.m.Params.Dtype()
 	prefix := p.m.EncoderPrefix()
-	bs, t, _ := c.checkPixels("pixel_values", b.PixelValues)
-	_, ta, _ := c.checkAudio(b.AudioValues)
+	bs, t, _ := checkPixels(c, "pixel_values", b.PixelValues)
+	_, ta, _ := checkAudio(c, b.AudioValues)
 	np, f := c.PatchesPerFrame(), c.FreqPatches()
 	lp, la := t*np, ta*f
 	masked := b.PixelMask != nil && b.AudioMask != nil
@@ -226,7 +226,7 @@ func (p *Program) build(bd *builder, b *Batch) error {
 		}
 	case Pretraining:
 		if c.TaskMatching && b.PixelValuesMixed != nil {
-			_, tm, _ := c.checkPixels("pixel_values_mixed", b.PixelValuesMixed)
+			_, tm, _ := checkPixels(c, "pixel_values_mixed", b.PixelValuesMixed)
 			if err := checkMask("pixel_mask_mixed", b.PixelMaskMixed, bs, tm*np); err != nil {
 				return err
 			}

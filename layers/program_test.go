@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/internal/golden"
 	"gorgonia.org/tensor"
@@ -46,7 +47,7 @@ func TestProgramReuseIsStateless(t *testing.T) {
 }
 
 func TestBatchValidationErrors(t *testing.T) {
-	cfg, err := ParseConfig([]byte(`{"image_size": 16, "image_patch_size": [8, 8], "num_frames": 2,
+	cfg, err := config.Parse([]byte(`{"image_size": 16, "image_patch_size": [8, 8], "num_frames": 2,
 		"spectrogram_length": 32, "frequency_length": 16, "audio_patch_size": [8, 8],
 		"hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 16,
 		"decoder_hidden_size": 8, "decoder_num_hidden_layers": 1, "decoder_num_attention_heads": 2,

@@ -14,12 +14,12 @@ import (
 func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 	c := p.m.Config
 	dt := p.m.Params.Dtype()
-	bs, t, _ := c.checkPixels("pixel_values", b.PixelValues)
-	_, ta, _ := c.checkAudio(b.AudioValues)
+	bs, t, _ := checkPixels(c, "pixel_values", b.PixelValues)
+	_, ta, _ := checkAudio(c, b.AudioValues)
 	lp, la := t*c.PatchesPerFrame(), ta*c.FreqPatches()
 	f := map[string]*tensor.Dense{}
 
-	audio := c.patchifyAudio(b.AudioValues, dt, false)
+	audio := patchifyAudio(c, b.AudioValues, dt, false)
 	var pm, am []float64
 	if b.PixelMask != nil {
 		pm = graph.Float64s(b.PixelMask)
@@ -28,7 +28,7 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		am = graph.Float64s(b.AudioMask)
 	}
 	if _, ok := p.inputs["pixels"]; ok {
-		f["pixels"] = c.patchifyPixels(b.PixelValues, dt)
+		f["pixels"] = patchifyPixels(c, b.PixelValues, dt)
 		f["audio"] = audio
 		if pm != nil && am != nil {
 			f["key_bias"] = keyBias(pm, am, bs, lp, la, dt)
@@ -42,8 +42,8 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		}
 	}
 	if _, ok := p.inputs["matching_pixels"]; ok {
-		_, tm, _ := c.checkPixels("pixel_values_mixed", b.PixelValuesMixed)
-		f["matching_pixels"] = c.patchifyPixels(b.PixelValuesMixed, dt)
+		_, tm, _ := checkPixels(c, "pixel_values_mixed", b.PixelValuesMixed)
+		f["matching_pixels"] = patchifyPixels(c, b.PixelValuesMixed, dt)
 		f["matching_audio"] = audio
 		if b.PixelMaskMixed != nil && am != nil {
 			f["matching_key_bias"] = keyBias(graph.Float64s(b.PixelMaskMixed), am, bs, tm*c.PatchesPerFrame(), la, dt)
@@ -59,19 +59,19 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		if err != nil {
 			return nil, err
 		}
-		f["mae_pixels"] = c.patchifyPixels(b.PixelValues, dt)
+		f["mae_pixels"] = patchifyPixels(c, b.PixelValues, dt)
 		f["mae_audio"] = audio
-		f["mae_pixel_keep"] = newInts(mp.keep, bs, mp.k)
-		f["mae_audio_keep"] = newInts(ma.keep, bs, ma.k)
-		if mp.kept != nil && ma.kept != nil {
-			f["mae_key_bias"] = keyBias(mp.kept, ma.kept, bs, mp.k, ma.k, dt)
+		f["mae_pixel_keep"] = newInts(mp.IDsKeep, bs, mp.LenKeep)
+		f["mae_audio_keep"] = newInts(ma.IDsKeep, bs, ma.LenKeep)
+		if mp.KeptPad != nil && ma.KeptPad != nil {
+			f["mae_key_bias"] = keyBias(mp.KeptPad, ma.KeptPad, bs, mp.LenKeep, ma.LenKeep, dt)
 		}
-		f["pixel_ids_restore"] = newInts(mp.restore, bs, lp)
-		f["audio_ids_restore"] = newInts(ma.restore, bs, la)
-		f["pixel_label_masks"] = newDense(dt, mp.label, bs, lp)
-		f["audio_label_masks"] = newDense(dt, ma.label, bs, la)
-		f["pixel_patch_targets"] = c.pixelTargets(b.PixelValues, dt)
-		f["audio_patch_targets"] = c.patchifyAudio(b.AudioValues, dt, true)
+		f["pixel_ids_restore"] = newInts(mp.IDsRestore, bs, lp)
+		f["audio_ids_restore"] = newInts(ma.IDsRestore, bs, la)
+		f["pixel_label_masks"] = newDense(dt, mp.LabelMask, bs, lp)
+		f["audio_label_masks"] = newDense(dt, ma.LabelMask, bs, la)
+		f["pixel_patch_targets"] = pixelTargets(c, b.PixelValues, dt)
+		f["audio_patch_targets"] = patchifyAudio(c, b.AudioValues, dt, true)
 	}
 	for name := range p.inputs {
 		if _, ok := f[name]; !ok {

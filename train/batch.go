@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 	"gorgonia.org/tensor"
@@ -52,7 +53,7 @@ func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
 }
 
 // labelTensor builds Int64 (B) class ids or float (B, num_labels) targets.
-func labelTensor(b *data.Batch, c layers.Config) (*tensor.Dense, error) {
+func labelTensor(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 	B := b.Size()
 	if c.LossType == "regression" {
 		y := make([]float32, 0, B*c.NumLabels)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/optim"
 	"gorgonia.org/tensor"
@@ -33,7 +33,7 @@ type BenchResult struct {
 // after warmup untimed steps: for "pretrain" a TvltForPreTraining step with
 // MAE and matching (forward, backward, AdamW), for "finetune" a
 // classification step, for "infer" a classification forward pass.
-func Bench(cfg layers.Config, task string, batch, steps, warmup int) (*BenchResult, error) {
+func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResult, error) {
 	if batch <= 0 || steps <= 0 || warmup < 0 {
 		return nil, fmt.Errorf("train: bench: batch %d and steps %d must be positive, warmup %d not negative", batch, steps, warmup)
 	}
@@ -112,7 +112,7 @@ func Bench(cfg layers.Config, task string, batch, steps, warmup int) (*BenchResu
 }
 
 // randomBatch fills a batch of the config's full shapes with N(0,1) inputs.
-func randomBatch(c layers.Config, kind layers.Kind, B int, labels bool) *layers.Batch {
+func randomBatch(c config.Config, kind layers.Kind, B int, labels bool) *layers.Batch {
 	rng := rand.New(rand.NewPCG(1, 2))
 	randn := func(n int) []float32 {
 		v := make([]float32, n)
@@ -146,14 +146,15 @@ func randomBatch(c layers.Config, kind layers.Kind, B int, labels bool) *layers.
 			lab[i] = float32(i % 2)
 		}
 		b.MatchingLabels = dense(lab, B, 1)
-		ps, _, kp := data.MaskIndices(rng, B, lp, 1, c.PixelMaskRatio)
-		group := 1
-		if c.AudioMaskType == "frame-level" {
-			group = c.FreqPatches()
+		ps, as := make([]int64, 0, B*lp), make([]int64, 0, B*la)
+		for range B {
+			ps = append(ps, c.PixelIDsShuffle(rng, lp)...)
 		}
-		as, _, ka := data.MaskIndices(rng, B, la, group, c.AudioMaskRatio)
+		for range B {
+			as = append(as, c.AudioIDsShuffle(rng, la)...)
+		}
 		b.PixelIDsShuffle, b.AudioIDsShuffle = ints64(ps, B, lp), ints64(as, B, la)
-		b.PixelLenKeep, b.AudioLenKeep = kp, ka
+		b.PixelLenKeep, b.AudioLenKeep = c.PixelLenKeep(lp), c.AudioLenKeep(la)
 	case layers.Classification:
 		if labels {
 			y := make([]int64, B)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 )
@@ -14,7 +15,7 @@ import (
 // DemoConfig is the demo's model: hidden 64, 2 layers, 4 frames of 32x32
 // with 16x16 patches and a 64x32 spectrogram with 16x16 patches, so one
 // step takes a fraction of a second on 2 cores with Gorgonia's pure-Go BLAS.
-func DemoConfig() layers.Config {
+func DemoConfig() config.Config {
 	c, _ := Preset("small")
 	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize = 64, 2, 4, 256
 	c.DecoderHiddenSize, c.DecoderNumHiddenLayers, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize = 32, 1, 4, 128
@@ -39,7 +40,7 @@ type DemoOptions struct {
 	PretrainLR    float64 // peak, after a 10% warmup, cosine decay (1.5e-3)
 	FinetuneLR    float64 // (1e-3)
 	Seed          uint64
-	Config        *layers.Config // model (DemoConfig())
+	Config        *config.Config // model (DemoConfig())
 	Log           io.Writer
 	Progress      Progress
 }

@@ -129,7 +129,7 @@ func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, e
 	if pretraining && e.m.Config.TaskMatching && len(clips) > 1 {
 		neg = 0.5
 	}
-	l, err := data.NewLoader(clips, ShapesFor(e.m.Config), data.LoaderOptions{
+	l, err := data.NewLoader(clips, e.m.Config, data.LoaderOptions{
 		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
 		Pretraining: pretraining, NegativeRatio: neg, FixedShapes: true, CacheDir: e.opts.CacheDir,
 	})

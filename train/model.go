@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints/hf"
-	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/layers"
 	"gorgonia.org/tensor"
@@ -37,8 +37,8 @@ var Presets = []string{"tiny", "small", "base-reduced", "base"}
 //   - base-reduced: the reference's base widths with num_frames 1 and
 //     spectrogram_length 256;
 //   - base: the reference defaults (TvltConfig()).
-func Preset(name string) (layers.Config, error) {
-	c := layers.DefaultConfig()
+func Preset(name string) (config.Config, error) {
+	c := config.Default()
 	switch name {
 	case "tiny":
 		c.ImageSize = [2]int{32, 32}
@@ -63,33 +63,18 @@ func Preset(name string) (layers.Config, error) {
 		c.SpectrogramLength = 256
 	case "base":
 	default:
-		return layers.Config{}, fmt.Errorf("train: unknown preset %q (want %s)", name, strings.Join(Presets, ", "))
+		return config.Config{}, fmt.Errorf("train: unknown preset %q (want %s)", name, strings.Join(Presets, ", "))
 	}
 	if err := c.Validate(); err != nil {
-		return layers.Config{}, fmt.Errorf("train: preset %s: %w", name, err)
+		return config.Config{}, fmt.Errorf("train: preset %s: %w", name, err)
 	}
 	return c, nil
-}
-
-// ShapesFor derives the data loader's sizes from a model config.
-func ShapesFor(c layers.Config) data.Shapes {
-	s := data.DefaultShapes()
-	s.NumFrames = c.NumFrames
-	s.ImageH, s.ImageW = c.ImageSize[0], c.ImageSize[1]
-	s.PatchH, s.PatchW = c.ImagePatchSize[0], c.ImagePatchSize[1]
-	s.Channels = c.NumImageChannels
-	s.SpectrogramLength = c.SpectrogramLength
-	s.FrequencyLength = c.FrequencyLength
-	s.AudioPatchT, s.AudioPatchF = c.AudioPatchSize[0], c.AudioPatchSize[1]
-	s.PixelMaskRatio, s.AudioMaskRatio = c.PixelMaskRatio, c.AudioMaskRatio
-	s.AudioMaskType = c.AudioMaskType
-	return s
 }
 
 // NewModel builds a freshly initialised float32 model. Embeddings, CLS and
 // mask tokens start from N(0, 0.02) as in the original TVLT (HF leaves them
 // at zero, which slows early training).
-func NewModel(kind layers.Kind, cfg layers.Config, seed uint64) (*layers.Model, error) {
+func NewModel(kind layers.Kind, cfg config.Config, seed uint64) (*layers.Model, error) {
 	cfg.Architectures = []string{kind.String()}
 	m, err := layers.New(kind, cfg, tensor.Float32, graph.InitOptions{Seed: seed, EmbeddingStd: 0.02})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 )
@@ -50,7 +51,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func tinyModel(t *testing.T, kind layers.Kind, mutate func(*layers.Config)) *layers.Model {
+func tinyModel(t *testing.T, kind layers.Kind, mutate func(*config.Config)) *layers.Model {
 	t.Helper()
 	cfg, err := Preset("tiny")
 	if err != nil {
@@ -139,7 +140,7 @@ func TestExactResume(t *testing.T) {
 		t.Error("an interrupted run wrote the final model")
 	}
 
-	resumed := tinyModel(t, layers.Pretraining, func(c *layers.Config) {})
+	resumed := tinyModel(t, layers.Pretraining, func(c *config.Config) {})
 	o = pretrainOpts(out)
 	o.Resume = true
 	tr, err = New(resumed, clips, nil, o)

@@ -116,7 +116,7 @@ func (t *Trainer) loader() (*data.Loader, error) {
 	if pre && t.m.Config.TaskMatching {
 		neg = 0.5
 	}
-	l, err := data.NewLoader(t.train, ShapesFor(t.m.Config), data.LoaderOptions{
+	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
 		DropLast: true, Pretraining: pre, NegativeRatio: neg, FixedShapes: true, CacheDir: t.opts.CacheDir,
 	})

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/checkpoints/hf"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/internal/golden"
 	"github.com/tvlt-go/tvlt/layers"
@@ -118,11 +119,11 @@ func TestGoldenImportExportByteIdentical(t *testing.T) {
 		t.Errorf("metadata %v lacks format=pt, which transformers requires", f.Metadata())
 	}
 	// The config survives both hops with every value.
-	want, err := layers.ReadConfig(filepath.Join(golden.Dir(t), "config.json"))
+	want, err := config.Read(filepath.Join(golden.Dir(t), "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := layers.ReadConfig(filepath.Join(out, hf.ConfigFile))
+	got, err := config.Read(filepath.Join(out, hf.ConfigFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +204,7 @@ print(json.dumps({"n": len(z.files), "ref": len(header), "bad": bad}))
 // names filters a kind's parameter names.
 func names(t *testing.T, kind layers.Kind, keep func(string) bool) []string {
 	t.Helper()
-	cfg, err := layers.ReadConfig(filepath.Join(golden.Dir(t), "config.json"))
+	cfg, err := config.Read(filepath.Join(golden.Dir(t), "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -505,7 +506,7 @@ func TestHubStyleFolder(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(hub, hf.ConfigFile), []byte(hubConfig), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	check := func(where string, c layers.Config) {
+	check := func(where string, c config.Config) {
 		t.Helper()
 		if c.LayerNormEps != 1e-12 || c.DecoderNumAttentionHeads != 8 || c.NumLabels != 1 || c.NumFrames != 2 || c.HiddenSize != 32 {
 			t.Errorf("%s: eps %g, decoder heads %d, labels %d, frames %d, hidden %d; want 1e-12, 8, 1, 2, 32",

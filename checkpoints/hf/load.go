@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/layers"
 	"gorgonia.org/tensor"
@@ -279,7 +280,7 @@ func isHead(name string) bool {
 // read before the plan is known.
 // kindOf picks the kind from the config's architectures, else from the
 // tensor names.
-func kindOf(cfg layers.Config, src *source) (layers.Kind, error) {
+func kindOf(cfg config.Config, src *source) (layers.Kind, error) {
 	if len(cfg.Architectures) > 0 {
 		return layers.KindFromArchitecture(cfg.Architectures[0])
 	}
@@ -299,20 +300,20 @@ func kindOf(cfg layers.Config, src *source) (layers.Kind, error) {
 
 // readConfig reads config.json with overrides applied before parsing, so
 // the overridden config is validated as a whole.
-func readConfig(path string, overrides map[string]interface{}) (layers.Config, error) {
+func readConfig(path string, overrides map[string]interface{}) (config.Config, error) {
 	if filepath.Base(path) == ConfigFile {
 		if err := verifyIfRecorded(path); err != nil {
-			return layers.Config{}, err
+			return config.Config{}, err
 		}
 	}
 	buf, err := os.ReadFile(path)
 	if err != nil {
-		return layers.Config{}, fmt.Errorf("hf: %w", err)
+		return config.Config{}, fmt.Errorf("hf: %w", err)
 	}
 	if len(overrides) > 0 {
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal(buf, &raw); err != nil {
-			return layers.Config{}, fmt.Errorf("hf: %s: invalid JSON: %w", path, err)
+			return config.Config{}, fmt.Errorf("hf: %s: invalid JSON: %w", path, err)
 		}
 		_, setsLabels := overrides["id2label"]
 		if _, ok := overrides["num_labels"]; ok && !setsLabels {
@@ -327,17 +328,17 @@ func readConfig(path string, overrides map[string]interface{}) (layers.Config, e
 		for _, k := range keys {
 			v, err := json.Marshal(overrides[k])
 			if err != nil {
-				return layers.Config{}, fmt.Errorf("hf: override %s: %w", k, err)
+				return config.Config{}, fmt.Errorf("hf: override %s: %w", k, err)
 			}
 			raw[k] = v
 		}
 		if buf, err = json.Marshal(raw); err != nil {
-			return layers.Config{}, fmt.Errorf("hf: %s: %w", path, err)
+			return config.Config{}, fmt.Errorf("hf: %s: %w", path, err)
 		}
 	}
-	cfg, err := layers.ParseConfig(buf)
+	cfg, err := config.Parse(buf)
 	if err != nil {
-		return layers.Config{}, fmt.Errorf("hf: config %s: %w", path, err)
+		return config.Config{}, fmt.Errorf("hf: config %s: %w", path, err)
 	}
 	return cfg, nil
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
@@ -209,7 +210,7 @@ func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f e
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var preset, task, config string
+	var preset, task, configPath string
 	var batch, steps, warmup int
 	fs := newFlags("bench", "--preset P --task pretrain|finetune|infer [flags]", `
 Times the real step on random inputs of the preset's full shapes after
@@ -222,7 +223,7 @@ ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params.`, `
   tvlt bench --preset small --task finetune --batch-size 16 --steps 5
   tvlt bench --preset base-reduced --task infer --batch-size 1 --steps 3 --warmup 1`, stderr)
 	fs.StringVar(&preset, "preset", "tiny", "model size: "+strings.Join(train.Presets, ", "))
-	fs.StringVar(&config, "config", "", "config.json to time instead of a preset")
+	fs.StringVar(&configPath, "config", "", "config.json to time instead of a preset")
 	fs.StringVar(&task, "task", "pretrain", "pretrain, finetune or infer")
 	fs.IntVar(&batch, "batch-size", 8, "clips per step")
 	fs.IntVar(&steps, "steps", 10, "timed steps")
@@ -231,9 +232,9 @@ ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params.`, `
 		return err
 	}
 	cfg, err := train.Preset(preset)
-	if config != "" {
-		cfg, err = layers.ReadConfig(config)
-		preset = filepath.Base(config)
+	if configPath != "" {
+		cfg, err = config.Read(configPath)
+		preset = filepath.Base(configPath)
 	}
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
@@ -82,9 +83,9 @@ func (f *trainFlags) options(task train.Task, stderr io.Writer) train.Options {
 }
 
 // modelConfig is --config if given, else --preset.
-func (f *trainFlags) modelConfig() (layers.Config, error) {
+func (f *trainFlags) modelConfig() (config.Config, error) {
 	if f.config != "" {
-		return layers.ReadConfig(f.config)
+		return config.Read(f.config)
 	}
 	return train.Preset(f.preset)
 }
@@ -247,13 +248,13 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	if err != nil {
 		return err
 	}
-	var cfg layers.Config
+	var cfg config.Config
 	if init != "" && f.config == "" {
 		dir, err := train.ResolveModelDir(init)
 		if err != nil {
 			return err
 		}
-		if cfg, err = layers.ReadConfig(dir + "/" + train.ConfigFile); err != nil {
+		if cfg, err = config.Read(dir + "/" + train.ConfigFile); err != nil {
 			return err
 		}
 	} else if cfg, err = f.modelConfig(); err != nil {

@@ -6,7 +6,7 @@ import (
 	"image/draw"
 	"math"
 
-	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/config"
 )
 
 // AttentionLayout is where AttentionPNG put each heat map: Frames[t] is
@@ -31,7 +31,7 @@ const attnFooter = "colour: weight / brightest patch (viridis)"
 // to the largest patch weight so the brightest cell is where the CLS token
 // looks most; the CLS token's weight on itself is printed, not drawn. title
 // ("" = none) is written above, one line per "\n"-free string.
-func AttentionPNG(cls []float64, cfg layers.Config, frames, timePatches int, title string) (*image.RGBA, AttentionLayout, error) {
+func AttentionPNG(cls []float64, cfg config.Config, frames, timePatches int, title string) (*image.RGBA, AttentionLayout, error) {
 	hp, wp := cfg.ImageSize[0]/max(1, cfg.ImagePatchSize[0]), cfg.ImageSize[1]/max(1, cfg.ImagePatchSize[1])
 	f := cfg.FreqPatches()
 	np := hp * wp

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
-	"github.com/tvlt-go/tvlt/train"
 	"gorgonia.org/tensor"
 )
 
@@ -128,7 +128,7 @@ func (r *Reconstructor) Run(b *data.Batch) ([]Clip, error) {
 // split unpatchifies the decoder outputs and cuts the batch into clips.
 func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]Clip, error) {
 	c := r.m.Config
-	proc := train.ShapesFor(c).Processor()
+	proc := data.ProcessorConfig(c)
 	B := b.Size()
 	T, C, H, W := b.PixelShape[1], b.PixelShape[2], b.PixelShape[3], b.PixelShape[4]
 	ph, pw := c.ImagePatchSize[0], c.ImagePatchSize[1]
@@ -250,8 +250,8 @@ func imageLoss(pred, target []float32, removed, real []bool, token func(i int) i
 // and audio padded to the config's full sizes, as in training), with the
 // MAE permutations the loader draws for seed: epoch 0, clip i of the list.
 // No matching negatives are drawn.
-func LoadBatch(clips []data.Clip, cfg layers.Config, seed int64, cacheDir string) (*data.Batch, error) {
-	l, err := data.NewLoader(clips, train.ShapesFor(cfg), data.LoaderOptions{
+func LoadBatch(clips []data.Clip, cfg config.Config, seed int64, cacheDir string) (*data.Batch, error) {
+	l, err := data.NewLoader(clips, cfg, data.LoaderOptions{
 		BatchSize: len(clips), Seed: seed, Pretraining: true, NegativeRatio: -1, FixedShapes: true, CacheDir: cacheDir,
 	})
 	if err != nil {

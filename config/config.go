@@ -1,4 +1,4 @@
-package layers
+package config
 
 import (
 	"bytes"
@@ -52,8 +52,8 @@ type Config struct {
 	imageSizeAsInt bool
 }
 
-// DefaultConfig returns TvltConfig's defaults (the base model).
-func DefaultConfig() Config {
+// Default returns TvltConfig's defaults (the base model).
+func Default() Config {
 	return Config{
 		ImageSize:                [2]int{224, 224},
 		SpectrogramLength:        2048,
@@ -85,34 +85,6 @@ func DefaultConfig() Config {
 		imageSizeAsInt:           true,
 	}
 }
-
-// Derived sizes used throughout the model.
-
-// PatchesPerFrame is the number of pixel patches in one frame (Np).
-func (c Config) PatchesPerFrame() int {
-	return (c.ImageSize[0] / c.ImagePatchSize[0]) * (c.ImageSize[1] / c.ImagePatchSize[1])
-}
-
-// FreqPatches is the number of audio patches per time step (F).
-func (c Config) FreqPatches() int { return c.FrequencyLength / c.AudioPatchSize[1] }
-
-// MaxTimePatches is the number of rows of the audio time-position table.
-func (c Config) MaxTimePatches() int { return c.SpectrogramLength / c.AudioPatchSize[0] }
-
-// PixelPatchDim is the length of one flattened pixel patch (C·pH·pW).
-func (c Config) PixelPatchDim() int {
-	return c.NumImageChannels * c.ImagePatchSize[0] * c.ImagePatchSize[1]
-}
-
-// AudioPatchDim is the length of one flattened audio patch (C·pT·pF).
-func (c Config) AudioPatchDim() int {
-	return c.NumAudioChannels * c.AudioPatchSize[0] * c.AudioPatchSize[1]
-}
-
-// PixelMAEDim is the pixel MAE head's output size. The reference uses
-// image_patch_size[0]² · C, which is wrong for non-square patches; we use the
-// true patch size, which equals the reference's whenever the reference works.
-func (c Config) PixelMAEDim() int { return c.PixelPatchDim() }
 
 // Validate checks that the sizes fit together, naming the fields at fault.
 func (c Config) Validate() error {
@@ -185,27 +157,27 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ReadConfig reads an HF config.json: values in the file win over the class
+// Read reads an HF config.json: values in the file win over the class
 // defaults, unknown keys are kept, and the result is validated.
-func ReadConfig(path string) (Config, error) {
+func Read(path string) (Config, error) {
 	buf, err := os.ReadFile(path)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
-	c, err := ParseConfig(buf)
+	c, err := Parse(buf)
 	if err != nil {
 		return Config{}, fmt.Errorf("config: %s: %w", path, err)
 	}
 	return c, nil
 }
 
-// ParseConfig decodes config.json bytes (see ReadConfig).
-func ParseConfig(buf []byte) (Config, error) {
+// Parse decodes config.json bytes (see Read).
+func Parse(buf []byte) (Config, error) {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(buf, &raw); err != nil {
 		return Config{}, fmt.Errorf("invalid JSON: %w", err)
 	}
-	c := DefaultConfig()
+	c := Default()
 	c.Extra = map[string]json.RawMessage{}
 	take := func(key string, dst interface{}) error {
 		msg, ok := raw[key]

@@ -1,4 +1,4 @@
-package data
+package config
 
 import (
 	"math/rand/v2"
@@ -7,6 +7,36 @@ import (
 
 	"github.com/tvlt-go/tvlt/internal/golden"
 )
+
+// maskIndices draws b rows of ids_shuffle as the loader does (one noise row
+// after the other from rng) and their ids_restore, with len_keep.
+func maskIndices(rng *rand.Rand, b, l, group int, ratio float64) (idsShuffle, idsRestore []int64, lenKeep int) {
+	for r := 0; r < b; r++ {
+		ids, err := IDsShuffle(Noise(rng, l, group), l)
+		if err != nil {
+			panic(err)
+		}
+		idsShuffle = append(idsShuffle, ids...)
+	}
+	m, err := Replay(idsShuffle, b, l, max(LenKeep(l, ratio), 1), nil)
+	if err != nil {
+		panic(err)
+	}
+	return idsShuffle, m.IDsRestore, LenKeep(l, ratio)
+}
+
+// permutationsFromNoise is ids_shuffle and ids_restore of recorded noise.
+func permutationsFromNoise(noise []float64, l int) (idsShuffle, idsRestore []int64, err error) {
+	idsShuffle, err = IDsShuffle(noise, l)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, err := Replay(idsShuffle, len(noise)/l, l, l, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return idsShuffle, m.IDsRestore, nil
+}
 
 func TestLenKeep(t *testing.T) {
 	cases := []struct {
@@ -20,7 +50,7 @@ func TestLenKeep(t *testing.T) {
 		if got := LenKeep(c.L, c.ratio); got != c.want {
 			t.Errorf("LenKeep(%d, %v) = %d, want %d", c.L, c.ratio, got, c.want)
 		}
-		_, _, got := MaskIndices(rand.New(rand.NewPCG(1, 2)), 1, c.L, 1, c.ratio)
+		_, _, got := maskIndices(rand.New(rand.NewPCG(1, 2)), 1, c.L, 1, c.ratio)
 		if got != c.want {
 			t.Errorf("MaskIndices lenKeep(%d, %v) = %d, want %d", c.L, c.ratio, got, c.want)
 		}
@@ -29,7 +59,7 @@ func TestLenKeep(t *testing.T) {
 
 func TestMaskIndicesPermutation(t *testing.T) {
 	for _, c := range []struct{ B, L, group int }{{3, 32, 1}, {2, 96, 8}, {2, 32, 4}, {1, 1568, 1}, {2, 30, 4}} {
-		shuf, rest, _ := MaskIndices(rand.New(rand.NewPCG(7, uint64(c.L))), c.B, c.L, c.group, 0.15)
+		shuf, rest, _ := maskIndices(rand.New(rand.NewPCG(7, uint64(c.L))), c.B, c.L, c.group, 0.15)
 		if len(shuf) != c.B*c.L || len(rest) != c.B*c.L {
 			t.Fatalf("%+v: lengths %d %d", c, len(shuf), len(rest))
 		}
@@ -65,9 +95,9 @@ func TestMaskIndicesPermutation(t *testing.T) {
 }
 
 func TestMaskIndicesDeterministic(t *testing.T) {
-	a1, b1, _ := MaskIndices(rand.New(rand.NewPCG(42, 0)), 2, 64, 8, 0.15)
-	a2, b2, _ := MaskIndices(rand.New(rand.NewPCG(42, 0)), 2, 64, 8, 0.15)
-	a3, _, _ := MaskIndices(rand.New(rand.NewPCG(43, 0)), 2, 64, 8, 0.15)
+	a1, b1, _ := maskIndices(rand.New(rand.NewPCG(42, 0)), 2, 64, 8, 0.15)
+	a2, b2, _ := maskIndices(rand.New(rand.NewPCG(42, 0)), 2, 64, 8, 0.15)
+	a3, _, _ := maskIndices(rand.New(rand.NewPCG(43, 0)), 2, 64, 8, 0.15)
 	if !reflect.DeepEqual(a1, a2) || !reflect.DeepEqual(b1, b2) {
 		t.Fatal("same seed, different permutations")
 	}
@@ -78,7 +108,7 @@ func TestMaskIndicesDeterministic(t *testing.T) {
 
 func TestPermutationsFromNoiseTies(t *testing.T) {
 	noise := []float64{0.5, 0.5, 0.1, 0.1, 0.9, 0.9, 0.1, 0.1}
-	s, r, err := PermutationsFromNoise(noise, 8)
+	s, r, err := permutationsFromNoise(noise, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +118,7 @@ func TestPermutationsFromNoiseTies(t *testing.T) {
 	if want := []int64{4, 5, 0, 1, 6, 7, 2, 3}; !reflect.DeepEqual(r, want) {
 		t.Fatalf("restore %v, want %v", r, want)
 	}
-	if _, _, err := PermutationsFromNoise(noise, 3); err == nil {
+	if _, _, err := permutationsFromNoise(noise, 3); err == nil {
 		t.Fatal("want error for 8 values in rows of 3")
 	}
 }
@@ -100,7 +130,7 @@ func TestGoldenPixelNoiseReplay(t *testing.T) {
 	noise := golden.Float64s(g["pixel_noise"])
 	shape := g["pixel_noise"].Shape()
 	L := shape[1]
-	s, r, err := PermutationsFromNoise(noise, L)
+	s, r, err := permutationsFromNoise(noise, L)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +149,7 @@ func TestGoldenPixelNoiseReplay(t *testing.T) {
 	// Audio noise has ties: the stable order differs from torch's (README), but the tied
 	// groups must still come out as whole contiguous runs.
 	an := golden.Float64s(g["audio_noise"])
-	as, _, err := PermutationsFromNoise(an, L)
+	as, _, err := permutationsFromNoise(an, L)
 	if err != nil {
 		t.Fatal(err)
 	}

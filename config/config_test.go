@@ -1,4 +1,4 @@
-package layers
+package config
 
 import (
 	"encoding/json"
@@ -20,7 +20,7 @@ const hubConfig = `{
 }`
 
 func TestDefaultConfigMatchesReference(t *testing.T) {
-	c := DefaultConfig()
+	c := Default()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -41,39 +41,8 @@ func TestDefaultConfigMatchesReference(t *testing.T) {
 	}
 }
 
-func TestParameterCountsMatchReference(t *testing.T) {
-	c := DefaultConfig()
-	for _, tc := range []struct {
-		kind   Kind
-		labels int
-		want   int
-	}{
-		{Base, 2, 86107392},
-		{Pretraining, 2, 113014017},
-		{Classification, 1, 87293185},
-		{Classification, 2, 87294722},
-	} {
-		c.NumLabels = tc.labels
-		shapes, err := ParamShapes(tc.kind, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := 0
-		for _, s := range shapes {
-			n := 1
-			for _, d := range s {
-				n *= d
-			}
-			got += n
-		}
-		if got != tc.want {
-			t.Errorf("%v (%d labels): %d parameters, want %d", tc.kind, tc.labels, got, tc.want)
-		}
-	}
-}
-
 func TestHubConfigValuesWin(t *testing.T) {
-	c, err := ParseConfig([]byte(hubConfig))
+	c, err := Parse([]byte(hubConfig))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +68,7 @@ func TestHubConfigValuesWin(t *testing.T) {
 	if back["model_type"] != "tvlt" || back["layer_norm_eps"].(float64) != 1e-12 {
 		t.Errorf("written config lost values: %v", back)
 	}
-	c2, err := ParseConfig(out)
+	c2, err := Parse(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +96,7 @@ func TestConfigParsingForms(t *testing.T) {
 		{"num_labels key", `{"num_labels": 7}`, func(c Config) bool { return c.NumLabels == 7 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := ParseConfig([]byte(tc.json))
+			c, err := Parse([]byte(tc.json))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -155,7 +124,7 @@ func TestConfigErrorsNameTheFields(t *testing.T) {
 		{`{"loss_type": "ranking"}`, []string{"loss_type"}},
 		{`not json`, []string{"invalid JSON"}},
 	} {
-		_, err := ParseConfig([]byte(tc.json))
+		_, err := Parse([]byte(tc.json))
 		if err == nil {
 			t.Errorf("%s: accepted", tc.json)
 			continue
