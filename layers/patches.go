@@ -116,3 +116,37 @@ func keyBias(pixel, audio []float64, b, lp, la int, dt tensor.Dtype) *tensor.Den
 	}
 	return newDense(dt, out, b, s)
 }
+
+// UnpatchifyPixels is the inverse of the MAE target layout: rows of
+// (T·Np, pH·pW·C) patch values in (y, x, channel) order (pixel_logits of
+// one clip) back to frames (T, C, H, W).
+func UnpatchifyPixels(c config.Config, patches []float64, frames int) []float32 {
+	ch, h, w := c.NumImageChannels, c.ImageSize[0], c.ImageSize[1]
+	ph, pw := c.ImagePatchSize[0], c.ImagePatchSize[1]
+	gw, np, k := w/pw, c.PatchesPerFrame(), c.PixelPatchDim()
+	out := make([]float32, frames*ch*h*w)
+	for p := 0; p < frames*np; p++ {
+		t, r, q := p/np, p%np/gw, p%gw
+		for a := 0; a < k; a++ {
+			cc, y, x := a%ch, a/ch/pw, a/ch%pw
+			out[((t*ch+cc)*h+r*ph+y)*w+q*pw+x] = float32(patches[p*k+a])
+		}
+	}
+	return out
+}
+
+// UnpatchifyAudio is the inverse of the audio MAE target layout: rows of
+// (Ta·F, pT·pF) patch values (audio_logits of one single-channel clip) back
+// to a (Ta·pT, frequency_length) spectrogram, time-major.
+func UnpatchifyAudio(c config.Config, patches []float64, timePatches int) []float32 {
+	pt, pf := c.AudioPatchSize[0], c.AudioPatchSize[1]
+	f, gf, k := c.FrequencyLength, c.FreqPatches(), c.AudioPatchDim()
+	out := make([]float32, timePatches*pt*f)
+	for p := 0; p < timePatches*gf; p++ {
+		r, q := p/gf, p%gf
+		for a := 0; a < k; a++ {
+			out[(r*pt+a/pf)*f+q*pf+a%pf] = float32(patches[p*k+a])
+		}
+	}
+	return out
+}

@@ -14,9 +14,8 @@ import (
 func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 	c := p.m.Config
 	dt := p.m.Params.Dtype()
-	bs, t, _ := checkPixels(c, "pixel_values", b.PixelValues)
-	_, ta, _ := checkAudio(c, b.AudioValues)
-	lp, la := t*c.PatchesPerFrame(), ta*c.FreqPatches()
+	d := p.m.dimsOf(b)
+	bs, lp, la := d.b, d.lp, d.la
 	f := map[string]*tensor.Dense{}
 
 	audio := patchifyAudio(c, b.AudioValues, dt, false)
@@ -46,7 +45,7 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		f["matching_pixels"] = patchifyPixels(c, b.PixelValuesMixed, dt)
 		f["matching_audio"] = audio
 		if b.PixelMaskMixed != nil && am != nil {
-			f["matching_key_bias"] = keyBias(graph.Float64s(b.PixelMaskMixed), am, bs, tm*c.PatchesPerFrame(), la, dt)
+			f["matching_key_bias"] = keyBias(graph.Float64s(b.PixelMaskMixed), am, bs, c.PixelTokens(tm), la, dt)
 		}
 		f["matching_labels"] = newDense(dt, graph.Float64s(b.MatchingLabels), bs, 1)
 	}

@@ -150,20 +150,12 @@ func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]
 		cl := Clip{
 			ID: b.IDs[j], Frames: T, Channels: C, Height: H, Width: W, PatchH: ph, PatchW: pw,
 			Pixels:       append([]float32(nil), b.PixelValues[j*T*C*H*W:(j+1)*T*C*H*W]...),
-			PixelsRecon:  make([]float32, T*C*H*W),
 			PixelRemoved: removed(b.PixelIDsShuffle[j*Lp:(j+1)*Lp], b.PixelLenKeep),
 			PixelReal:    real01(b.PixelMask[j*Lp : (j+1)*Lp]),
 			Freq:         F, PatchT: pt, PatchF: pf,
 			Mean: proc.Mean, Std: proc.Std, Rescale: proc.RescaleFactor,
 		}
-		logits := pixLogits[j*Lp*pk:]
-		for p := 0; p < Lp; p++ {
-			t, rr, q := p/np, p%np/gw, p%gw
-			for a := 0; a < pk; a++ {
-				ch, y, x := a%C, a/C/pw, a/C%pw
-				cl.PixelsRecon[((t*C+ch)*H+rr*ph+y)*W+q*pw+x] = float32(logits[p*pk+a])
-			}
-		}
+		cl.PixelsRecon = layers.UnpatchifyPixels(c, pixLogits[j*Lp*pk:(j+1)*Lp*pk], T)
 		cl.PixelLoss = imageLoss(cl.PixelsRecon, cl.Pixels, cl.PixelRemoved, cl.PixelReal, func(i int) int {
 			t, y, x := i/(C*H*W), i%(H*W)/W, i%W
 			return t*np + y/ph*gw + x/pw
@@ -171,14 +163,7 @@ func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]
 
 		audReal := real01(b.AudioMask[j*La : (j+1)*La])
 		audRemoved := removed(b.AudioIDsShuffle[j*La:(j+1)*La], b.AudioLenKeep)
-		alog := audLogits[j*La*ak : (j+1)*La*ak]
-		recon := make([]float32, Ts*F)
-		for p := 0; p < La; p++ {
-			rr, q := p/gf, p%gf
-			for a := 0; a < ak; a++ {
-				recon[(rr*pt+a/pf)*F+q*pf+a%pf] = float32(alog[p*ak+a])
-			}
-		}
+		recon := layers.UnpatchifyAudio(c, audLogits[j*La*ak:(j+1)*La*ak], gt)
 		src := b.AudioValues[j*Ts*F : (j+1)*Ts*F]
 		cl.AudioLoss = imageLoss(recon, src, audRemoved, audReal, func(i int) int { return i/F/pt*gf + i%F/pf })
 		// Show the real audio only: the time patches holding a real patch.
@@ -201,13 +186,16 @@ func (r *Reconstructor) split(b *data.Batch, pixLogits, audLogits []float64) ([]
 	return out, nil
 }
 
-// removed marks the tokens past the first lenKeep of a permutation.
+// removed marks the tokens MAE hides from the encoder: those past the
+// first lenKeep of a permutation.
 func removed(shuffle []int64, lenKeep int) []bool {
 	out := make([]bool, len(shuffle))
-	for k, id := range shuffle {
-		if k >= lenKeep {
-			out[id] = true
-		}
+	m, err := config.Replay(shuffle, 1, len(shuffle), lenKeep, nil)
+	if err != nil {
+		return out
+	}
+	for i, v := range m.LabelMask {
+		out[i] = v == 1
 	}
 	return out
 }

@@ -1,0 +1,251 @@
+package layers
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/tvlt-go/tvlt/graph"
+	"github.com/tvlt-go/tvlt/losses"
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// The forward passes of the three HF classes, wired once per batch
+// signature. B is the batch, T frames, Lp = T·Np pixel tokens, La = Ta·F
+// audio tokens, D hidden size, and K the MAE keep counts.
+
+// build wires the graph a batch needs: TvltModel is one encoder pass,
+// TvltForAudioVisualClassification adds its head and loss, and
+// TvltForPreTraining sums the losses of its matching and MAE passes.
+func (p *Program) build(b *Batch) error {
+	switch p.m.Kind {
+	case Base:
+		_, err := p.encoderPass(b)
+		return err
+	case Classification:
+		loss, err := p.finetunePass(b)
+		if err != nil || loss == nil {
+			return err
+		}
+		return p.setLoss(loss)
+	}
+	c := p.m.Config
+	var terms []*G.Node
+	if c.TaskMatching && b.PixelValuesMixed != nil {
+		loss, err := p.matchingPass(b)
+		if err != nil {
+			return err
+		}
+		terms = append(terms, loss)
+	}
+	if c.TaskMAE && b.PixelIDsShuffle != nil {
+		loss, err := p.maePass(b)
+		if err != nil {
+			return err
+		}
+		terms = append(terms, loss)
+	}
+	if len(terms) == 0 && p.opts.Inspect && !p.opts.Train {
+		// A plain batch on a pretraining model: look at its encoder only.
+		_, err := p.encoderPass(b)
+		return err
+	}
+	if len(terms) == 0 {
+		return fmt.Errorf("layers: pretraining batch has neither matching inputs (pixel_values_mixed) nor MAE ids (ids_shuffle) for the enabled tasks")
+	}
+	return p.setLoss(terms...)
+}
+
+// setLoss sums the task losses into the program's loss ("loss").
+func (p *Program) setLoss(terms ...*G.Node) error {
+	loss, err := losses.Sum(terms...)
+	if err != nil {
+		return err
+	}
+	p.loss = loss
+	p.read("loss", loss)
+	return nil
+}
+
+// encoderInputs declares one encoder pass's placeholders, named with tag:
+// patches (B, frames·Np, C·pH·pW) and (B, La, Ca·pT·pF), MAE keep ids
+// (B, K) when keepP > 0, and the key bias (B, 1+K) when masked.
+func (p *Program) encoderInputs(tag string, frames, keepP, keepA int, masked bool) encoderInputs {
+	c, dt, d := p.m.Config, p.m.Params.Dtype(), p.dims
+	in := encoderInputs{
+		pixels: p.placeholder(tag+"pixels", dt, d.b, c.PixelTokens(frames), c.PixelPatchDim()),
+		audio:  p.placeholder(tag+"audio", dt, d.b, d.la, c.AudioPatchDim()),
+	}
+	kp, ka := c.PixelTokens(frames), d.la
+	if keepP > 0 {
+		in.pixelKeep = p.placeholder(tag+"pixel_keep", tensor.Int64, d.b, keepP)
+		in.audioKeep = p.placeholder(tag+"audio_keep", tensor.Int64, d.b, keepA)
+		kp, ka = keepP, keepA
+	}
+	if masked {
+		in.keyBias = p.placeholder(tag+"key_bias", dt, d.b, 1+kp+ka)
+	}
+	return in
+}
+
+// encoderPass is TvltModel.forward without MAE masking on the batch itself:
+// last_hidden_state (B, 1+Lp+La, D) and its pixel/audio slices, read for the
+// base model (or when inspecting) with every layer's hidden state.
+func (p *Program) encoderPass(b *Batch) (encoderOutputs, error) {
+	d := p.dims
+	if err := checkMask("pixel_mask", b.PixelMask, d.b, d.lp); err != nil {
+		return encoderOutputs{}, err
+	}
+	if err := checkMask("audio_mask", b.AudioMask, d.b, d.la); err != nil {
+		return encoderOutputs{}, err
+	}
+	in := p.encoderInputs("", d.frames, 0, 0, b.PixelMask != nil && b.AudioMask != nil)
+	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	if p.bd.err != nil {
+		return out, p.bd.err
+	}
+	if p.m.Kind == Base || p.opts.Inspect {
+		p.read("last_hidden_state", out.last)
+		p.read("last_pixel_hidden_state", out.pixel)
+		p.read("last_audio_hidden_state", out.audio)
+		for i, h := range out.hidden {
+			p.read("hidden_states/"+strconv.Itoa(i), h)
+		}
+	}
+	return out, p.lastCLSAttention(out, in.keyBias)
+}
+
+// finetunePass is TvltForAudioVisualClassification.forward: the encoder
+// pass, the classifier on CLS → logits (B, num_labels), and with labels
+// cross-entropy (Int64 (B)) or MSE (float (B, num_labels)); nil loss without
+// labels.
+func (p *Program) finetunePass(b *Batch) (*G.Node, error) {
+	out, err := p.encoderPass(b)
+	if err != nil {
+		return nil, err
+	}
+	logits := p.bd.classifier(out.last)
+	if p.bd.err != nil {
+		return nil, p.bd.err
+	}
+	p.read("logits", logits)
+	if b.Labels == nil {
+		return nil, nil
+	}
+	c := p.m.Config
+	if c.LossType == "regression" {
+		if s := b.Labels.Shape(); s.Dims() != 2 || s[0] != p.dims.b || s[1] != c.NumLabels {
+			return nil, fmt.Errorf("layers: regression labels have shape %v, want (%d, %d)", s, p.dims.b, c.NumLabels)
+		}
+		return losses.MSE(logits, p.placeholder("labels", p.m.Params.Dtype(), p.dims.b, c.NumLabels))
+	}
+	return losses.CrossEntropy(logits, p.placeholder("labels", tensor.Int64, p.dims.b))
+}
+
+// matchingPass is TvltForPreTraining's matching branch: the encoder on
+// (pixel_values_mixed, audio_values) → matching_logits (B, 1) and
+// matching_loss, BCE against matching_labels (B, 1).
+func (p *Program) matchingPass(b *Batch) (*G.Node, error) {
+	c, d := p.m.Config, p.dims
+	_, tm, _ := checkPixels(c, "pixel_values_mixed", b.PixelValuesMixed)
+	if err := checkMask("pixel_mask_mixed", b.PixelMaskMixed, d.b, c.PixelTokens(tm)); err != nil {
+		return nil, err
+	}
+	if b.MatchingLabels == nil {
+		return nil, fmt.Errorf("layers: matching needs matching_labels (B, 1)")
+	}
+	if s := b.MatchingLabels.Shape(); s.Dims() != 2 || s[0] != d.b || s[1] != 1 {
+		return nil, fmt.Errorf("layers: matching_labels has shape %v, want (%d, 1)", s, d.b)
+	}
+	in := p.encoderInputs("matching_", tm, 0, 0, b.PixelMaskMixed != nil && b.AudioMask != nil)
+	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	logits := p.bd.matchingHead(out.last)
+	labels := p.placeholder("matching_labels", p.m.Params.Dtype(), d.b, 1)
+	if p.bd.err != nil {
+		return nil, p.bd.err
+	}
+	loss, err := losses.BCEWithLogits(logits, labels)
+	if err != nil {
+		return nil, err
+	}
+	p.inspect("matching_last_hidden_state", out.last)
+	p.read("matching_logits", logits)
+	p.read("matching_loss", loss)
+	return loss, nil
+}
+
+// maePass is TvltForPreTraining's MAE branch: encode the kept tokens
+// (B, 1+Kp+Ka, D), decode each modality with mask tokens at the removed
+// places → pixel_logits (B, Lp, pH·pW·C) and audio_logits (B, La, pT·pF·Ca),
+// and the sum of the two MAE losses over removed real patches.
+func (p *Program) maePass(b *Batch) (*G.Node, error) {
+	c, dt, d := p.m.Config, p.m.Params.Dtype(), p.dims
+	if err := checkMask("pixel_mask", b.PixelMask, d.b, d.lp); err != nil {
+		return nil, err
+	}
+	if err := checkMask("audio_mask", b.AudioMask, d.b, d.la); err != nil {
+		return nil, err
+	}
+	in := p.encoderInputs("mae_", d.frames, b.PixelLenKeep, b.AudioLenKeep, b.PixelMask != nil && b.AudioMask != nil)
+	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	pix := p.bd.decodePixels(out.pixel, p.placeholder("pixel_ids_restore", tensor.Int64, d.b, d.lp))
+	aud := p.bd.decodeAudio(out.audio, p.placeholder("audio_ids_restore", tensor.Int64, d.b, d.la))
+	if p.bd.err != nil {
+		return nil, p.bd.err
+	}
+	pixTarget := p.placeholder("pixel_patch_targets", dt, d.b, d.lp, c.PixelMAEDim())
+	audTarget := p.placeholder("audio_patch_targets", dt, d.b, d.la, c.AudioPatchDim())
+	pixLoss, err := losses.MAE(pix.logits, pixTarget, p.placeholder("pixel_label_masks", dt, d.b, d.lp))
+	if err != nil {
+		return nil, err
+	}
+	audLoss, err := losses.MAE(aud.logits, audTarget, p.placeholder("audio_label_masks", dt, d.b, d.la))
+	if err != nil {
+		return nil, err
+	}
+	p.inspect("pixel_patch_targets", pixTarget)
+	p.inspect("audio_patch_targets", audTarget)
+	p.inspect("mae_last_hidden_state", out.last)
+	p.inspect("pixel_decoder_input", pix.input)
+	p.inspect("pixel_decoder_output", pix.output)
+	p.inspect("audio_decoder_input", aud.input)
+	p.inspect("audio_decoder_output", aud.output)
+	p.read("pixel_logits", pix.logits)
+	p.read("audio_logits", aud.logits)
+	p.read("pixel_mae_loss", pixLoss)
+	p.read("audio_mae_loss", audLoss)
+	return losses.Sum(pixLoss, audLoss)
+}
+
+// lastCLSAttention reads attentions/last_cls (B, S): the CLS query's
+// attention probabilities in the last encoder layer, averaged over heads,
+// for inspection programs only. The layer's q and k are projected a second
+// time from its input (hidden_states/L-1) rather than threaded out of the
+// block, so training graphs stay untouched.
+func (p *Program) lastCLSAttention(out encoderOutputs, keyBias *G.Node) error {
+	c, bd := p.m.Config, p.bd
+	if !p.opts.Inspect || p.opts.Train || c.NumHiddenLayers < 1 {
+		return nil
+	}
+	lp := p.m.EncoderPrefix() + "encoder.layer." + itoa(c.NumHiddenLayers-1) + "."
+	a := bd.layerNorm(out.hidden[c.NumHiddenLayers-1], lp+"layernorm_before")
+	q := bd.linear(a, lp+"attention.attention.query")
+	k := bd.linear(a, lp+"attention.attention.key")
+	if bd.err != nil {
+		return bd.err
+	}
+	probs, err := graph.AttentionProbs(q, k, keyBias, c.NumAttentionHeads)
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	cls, err := G.Slice(probs, nil, nil, G.S(0)) // (B, heads, S): the CLS query row
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	mean, err := G.Mean(cls, 1)
+	if err != nil {
+		return fmt.Errorf("layers: attentions/last_cls: %w", err)
+	}
+	p.read("attentions/last_cls", mean)
+	return nil
+}
