@@ -150,29 +150,3 @@ func (r Report) String() string {
 	}
 	return b.String()
 }
-
-// StripPrefix splits m into the entries whose names start with prefix
-// (returned with the prefix removed) and all others (unchanged). It maps a
-// pretraining or classification state dict ("tvlt." names) onto TvltModel.
-func StripPrefix[T any](m map[string]T, prefix string) (stripped, rest map[string]T) {
-	stripped = make(map[string]T)
-	rest = make(map[string]T)
-	for name, v := range m {
-		if s, ok := strings.CutPrefix(name, prefix); ok {
-			stripped[s] = v
-		} else {
-			rest[name] = v
-		}
-	}
-	return stripped, rest
-}
-
-// AddPrefix returns m with prefix prepended to every name, e.g. to load a
-// TvltModel state dict into a pretraining model's "tvlt." encoder.
-func AddPrefix[T any](m map[string]T, prefix string) map[string]T {
-	out := make(map[string]T, len(m))
-	for name, v := range m {
-		out[prefix+name] = v
-	}
-	return out
-}

@@ -1,13 +1,11 @@
 package checkpoints_test
 
 import (
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
-	"github.com/tvlt-go/tvlt/internal/golden"
 	"gorgonia.org/tensor"
 )
 
@@ -54,37 +52,5 @@ func TestMatchErrLimitsList(t *testing.T) {
 	err := checkpoints.Match(expected, nil).Err()
 	if err == nil || !strings.HasPrefix(err.Error(), "checkpoints: 15 missing tensors: a, b, c, d, e, f, g, h, i, j, ... (5 more)") {
 		t.Fatalf("Err() = %v", err)
-	}
-}
-
-// TestPrefixMapping maps the golden pretraining state dict onto TvltModel
-// names and back.
-func TestPrefixMapping(t *testing.T) {
-	all, _, err := checkpoints.ReadSafetensors(filepath.Join(golden.Dir(t), "weights.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, heads := checkpoints.StripPrefix(all, "tvlt.")
-	if len(base)+len(heads) != 81 || base["cls_embedding"] == nil || heads["pixel_mask_token"] == nil {
-		t.Fatalf("%d base + %d heads", len(base), len(heads))
-	}
-	for name := range base {
-		if strings.HasPrefix(name, "tvlt.") {
-			t.Fatalf("prefix left on %q", name)
-		}
-	}
-	back := checkpoints.AddPrefix(base, "tvlt.")
-	if len(back) != len(base) || back["tvlt.cls_embedding"] != all["tvlt.cls_embedding"] {
-		t.Fatal("AddPrefix did not restore the names")
-	}
-	// Expected shapes can be mapped the same way (generic over the value).
-	shapes := map[string][]int{"tvlt.cls_embedding": {1, 1, 32}, "pixel_mask_token": {1, 1, 16}}
-	enc, rest := checkpoints.StripPrefix(shapes, "tvlt.")
-	if !reflect.DeepEqual(enc, map[string][]int{"cls_embedding": {1, 1, 32}}) || len(rest) != 1 {
-		t.Fatalf("%v %v", enc, rest)
-	}
-	r := checkpoints.Match(enc, base)
-	if !r.OK() || len(r.Loaded) != 1 || len(r.Unexpected) != len(base)-1 {
-		t.Fatalf("report %+v", r)
 	}
 }

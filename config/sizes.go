@@ -26,11 +26,6 @@ func (c Config) AudioPatchDim() int {
 // true patch size, which equals the reference's whenever the reference works.
 func (c Config) PixelMAEDim() int { return c.PixelPatchDim() }
 
-// TimePatches is the number of audio time patches in rows spectrogram
-// rows; trailing rows that do not fill a patch are dropped, like the
-// reference's strided patch convolution.
-func (c Config) TimePatches(rows int) int { return rows / c.AudioPatchSize[0] }
-
 // PixelTokens is the number of pixel tokens of frames frames (Lp = T·Np).
 func (c Config) PixelTokens(frames int) int { return frames * c.PatchesPerFrame() }
 

@@ -17,7 +17,7 @@ func refLastCLS(m *Model, x []float64, pixelMask, audioMask []float64, b, s int)
 	c := m.Config
 	d, heads := c.HiddenSize, c.NumAttentionHeads
 	dh := d / heads
-	pre := m.EncoderPrefix() + "encoder.layer." + strconv.Itoa(c.NumHiddenLayers-1) + "."
+	pre := m.Kind.EncoderPrefix() + "encoder.layer." + strconv.Itoa(c.NumHiddenLayers-1) + "."
 	get := func(name string) []float64 {
 		if !m.Params.Has(name) {
 			return nil

@@ -100,7 +100,7 @@ func (p *Program) encoderPass(b *Batch) (encoderOutputs, error) {
 		return encoderOutputs{}, err
 	}
 	in := p.encoderInputs("", d.frames, 0, 0, b.PixelMask != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
 	if p.bd.err != nil {
 		return out, p.bd.err
 	}
@@ -158,7 +158,7 @@ func (p *Program) matchingPass(b *Batch) (*G.Node, error) {
 		return nil, fmt.Errorf("layers: matching_labels has shape %v, want (%d, 1)", s, d.b)
 	}
 	in := p.encoderInputs("matching_", tm, 0, 0, b.PixelMaskMixed != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
 	logits := p.bd.matchingHead(out.last)
 	labels := p.placeholder("matching_labels", p.m.Params.Dtype(), d.b, 1)
 	if p.bd.err != nil {
@@ -187,7 +187,7 @@ func (p *Program) maePass(b *Batch) (*G.Node, error) {
 		return nil, err
 	}
 	in := p.encoderInputs("mae_", d.frames, b.PixelLenKeep, b.AudioLenKeep, b.PixelMask != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.EncoderPrefix(), in)
+	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
 	pix := p.bd.decodePixels(out.pixel, p.placeholder("pixel_ids_restore", tensor.Int64, d.b, d.lp))
 	aud := p.bd.decodeAudio(out.audio, p.placeholder("audio_ids_restore", tensor.Int64, d.b, d.la))
 	if p.bd.err != nil {
@@ -227,7 +227,7 @@ func (p *Program) lastCLSAttention(out encoderOutputs, keyBias *G.Node) error {
 	if !p.opts.Inspect || p.opts.Train || c.NumHiddenLayers < 1 {
 		return nil
 	}
-	lp := p.m.EncoderPrefix() + "encoder.layer." + itoa(c.NumHiddenLayers-1) + "."
+	lp := p.m.Kind.EncoderPrefix() + "encoder.layer." + itoa(c.NumHiddenLayers-1) + "."
 	a := bd.layerNorm(out.hidden[c.NumHiddenLayers-1], lp+"layernorm_before")
 	q := bd.linear(a, lp+"attention.attention.query")
 	k := bd.linear(a, lp+"attention.attention.key")

@@ -3,6 +3,8 @@ package layers
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
@@ -80,12 +82,12 @@ func register(s *graph.Store, kind Kind, cfg config.Config) error {
 		if cfg.TaskMAE {
 			registerDecoder(r, cfg)
 		}
-		registerTvltModel(r, "tvlt.", cfg)
+		registerTvltModel(r, EncoderPrefix, cfg)
 		if cfg.TaskMatching {
 			registerMatchingHead(r, cfg)
 		}
 	case Classification:
-		registerTvltModel(r, "tvlt.", cfg)
+		registerTvltModel(r, EncoderPrefix, cfg)
 		registerClassifier(r, cfg)
 	default:
 		return fmt.Errorf("layers: unknown model kind %d", kind)
@@ -106,12 +108,46 @@ func ParamShapes(kind Kind, cfg config.Config) (map[string][]int, error) {
 	return s.Shapes(), nil
 }
 
-// EncoderPrefix is the state-dict prefix of the TvltModel part.
-func (m *Model) EncoderPrefix() string {
-	if m.Kind == Base {
+// EncoderPrefix is the state-dict prefix of the TvltModel part inside
+// TvltForPreTraining and TvltForAudioVisualClassification.
+const EncoderPrefix = "tvlt."
+
+// EncoderPrefix is the kind's prefix of TvltModel parameters: none for
+// TvltModel itself, "tvlt." inside the other two classes.
+func (k Kind) EncoderPrefix() string {
+	if k == Base {
 		return ""
 	}
-	return "tvlt."
+	return EncoderPrefix
 }
+
+// IsHead reports whether a parameter name belongs to a head (MAE decoder,
+// mask tokens and reconstruction heads, matching head, classifier): a name
+// the pretraining or classification model registers outside its encoder.
+// In an unprefixed (TvltModel) state dict such names can only be strays.
+func IsHead(name string) bool {
+	root, _, _ := strings.Cut(name, ".")
+	return headRoots()[root]
+}
+
+// headRoots are the first name components of every head parameter, read
+// off the registry so that a new head needs no list kept by hand.
+var headRoots = sync.OnceValue(func() map[string]bool {
+	roots := map[string]bool{}
+	cfg := config.Default()
+	for _, kind := range []Kind{Pretraining, Classification} {
+		s := graph.NewShapeStore()
+		if register(s, kind, cfg) != nil {
+			continue // cannot happen: the default config is valid
+		}
+		for name := range s.Shapes() {
+			if !strings.HasPrefix(name, EncoderPrefix) {
+				root, _, _ := strings.Cut(name, ".")
+				roots[root] = true
+			}
+		}
+	}
+	return roots
+})
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -36,3 +36,27 @@ func TestParameterCountsMatchReference(t *testing.T) {
 		}
 	}
 }
+
+func TestIsHead(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want bool
+	}{
+		{"decoder.decoder_layers.0.attention.attention.query.weight", true},
+		{"decoder_pixel_pos_embed", true},
+		{"encoder_to_decoder.weight", true},
+		{"pixel_mae_head.decoder.bias", true},
+		{"audio_mask_token", true},
+		{"matching_head.pooler.dense.weight", true},
+		{"classifier.3.weight", true},
+		{"encoder.layer.0.attention.attention.query.weight", false},
+		{"cls_embedding", false},
+		{"layernorm.weight", false},
+		{"pixel_embeddings.pixel_patch_embeddings.projection.weight", false},
+		{"tvlt.encoder.layer.0.output.dense.bias", false},
+	} {
+		if got := IsHead(tc.name); got != tc.want {
+			t.Errorf("IsHead(%q) = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

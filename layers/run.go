@@ -189,6 +189,3 @@ func (p *Program) Grads() (map[string]*tensor.Dense, error) {
 	}
 	return out, nil
 }
-
-// ParamNames lists the parameters this program reads (and differentiates).
-func (p *Program) ParamNames() []string { return p.binder.Names() }

@@ -76,7 +76,7 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 		return nil, fmt.Errorf("train: no training clips")
 	}
 	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips}
-	prefix := m.EncoderPrefix()
+	prefix := m.Kind.EncoderPrefix()
 	for _, name := range m.Params.Names() {
 		if opts.FreezeEncoder && prefix != "" && strings.HasPrefix(name, prefix) {
 			continue

@@ -15,10 +15,6 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// EncoderPrefix is the state-dict prefix of the TvltModel part inside the
-// pretraining and classification models.
-const EncoderPrefix = "tvlt."
-
 // FromConfig asks Load for the kind named by the config's architectures
 // (guessed from the tensor names when the config names none).
 const FromConfig layers.Kind = -1
@@ -86,17 +82,10 @@ func (r *Report) Summary() string {
 		return "<nil report>"
 	}
 	s := fmt.Sprintf("%s -> %s: %d loaded, %d initialised fresh, %d ignored", r.Source, r.Kind, len(r.Loaded), len(r.Fresh), len(r.Ignored))
-	if tp := targetPrefix(r.Kind); r.SourcePrefix != tp {
+	if tp := r.Kind.EncoderPrefix(); r.SourcePrefix != tp {
 		s += fmt.Sprintf(" (encoder prefix %q -> %q)", r.SourcePrefix, tp)
 	}
 	return s
-}
-
-func targetPrefix(k layers.Kind) string {
-	if k == layers.Base {
-		return ""
-	}
-	return EncoderPrefix
 }
 
 // Load builds a model of the given kind (or FromConfig) from an HF
@@ -173,11 +162,11 @@ func Load(path string, kind layers.Kind, opts LoadOptions) (*layers.Model, *Repo
 // planLoad maps checkpoint names onto the model's and applies the policy;
 // it returns target name -> source name for every tensor to load.
 func planLoad(expected map[string][]int, src *source, kind layers.Kind, opts LoadOptions) (map[string]string, *Report, error) {
-	tp := targetPrefix(kind)
+	tp := kind.EncoderPrefix()
 	sp := ""
 	for n := range src.shapes {
-		if strings.HasPrefix(n, EncoderPrefix) {
-			sp = EncoderPrefix
+		if strings.HasPrefix(n, layers.EncoderPrefix) {
+			sp = layers.EncoderPrefix
 			break
 		}
 	}
@@ -199,7 +188,7 @@ func planLoad(expected map[string][]int, src *source, kind layers.Kind, opts Loa
 	}
 	rep.Match = checkpoints.MatchShapes(expected, renamed)
 
-	isEnc := func(target string) bool { return strings.HasPrefix(target, tp) && (tp != "" || !isHead(target)) }
+	isEnc := func(target string) bool { return strings.HasPrefix(target, tp) && (tp != "" || !layers.IsHead(target)) }
 	var errs []string
 	var missingEnc, unexpectedEnc []string
 	var mismatched []string
@@ -224,7 +213,7 @@ func planLoad(expected map[string][]int, src *source, kind layers.Kind, opts Loa
 	}
 	for _, target := range rep.Match.Unexpected {
 		n := plan[target]
-		if srcEnc[n] && (sp != "" || !isHead(n)) {
+		if srcEnc[n] && (sp != "" || !layers.IsHead(n)) {
 			unexpectedEnc = append(unexpectedEnc, n)
 			continue
 		}
@@ -259,25 +248,6 @@ func planLoad(expected map[string][]int, src *source, kind layers.Kind, opts Loa
 	return plan, rep, nil
 }
 
-// headPrefixes are the names of the pretraining and classification heads,
-// which sit outside the "tvlt." encoder. In an unprefixed (TvltModel)
-// checkpoint they can only be strays, never encoder tensors.
-var headPrefixes = []string{
-	"decoder.", "decoder_", "encoder_to_decoder.", "pixel_mae_head.", "audio_mae_head.",
-	"pixel_mask_token", "audio_mask_token", "matching_head.", "classifier.",
-}
-
-func isHead(name string) bool {
-	for _, p := range headPrefixes {
-		if strings.HasPrefix(name, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchShapes is checkpoints.Match on shapes alone, so tensors need not be
-// read before the plan is known.
 // kindOf picks the kind from the config's architectures, else from the
 // tensor names.
 func kindOf(cfg config.Config, src *source) (layers.Kind, error) {
@@ -286,7 +256,7 @@ func kindOf(cfg config.Config, src *source) (layers.Kind, error) {
 	}
 	hasPrefix, hasClassifier := false, false
 	for n := range src.shapes {
-		hasPrefix = hasPrefix || strings.HasPrefix(n, EncoderPrefix)
+		hasPrefix = hasPrefix || strings.HasPrefix(n, layers.EncoderPrefix)
 		hasClassifier = hasClassifier || strings.HasPrefix(n, "classifier.")
 	}
 	switch {
