@@ -12,5 +12,8 @@ import (
 
 // With `-tags openblas` (Debian: apt-get install libopenblas-dev) every
 // matrix product — Gorgonia's and this package's ops, which go through
-// G.WhichBLAS — runs on OpenBLAS instead of gonum's pure-Go BLAS.
-func init() { G.Use(netlib.Implementation{}) }
+// G.WhichBLAS — runs on OpenBLAS instead of the pure-Go GEMM.
+func init() {
+	cgoBLAS, cgoBLASName = netlib.Implementation{}, "openblas"
+	G.Use(cgoBLAS)
+}
