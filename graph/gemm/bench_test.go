@@ -74,13 +74,29 @@ func runBench(b *testing.B, sh benchShape, f gemmFunc) {
 	b.ReportMetric(2*float64(sh.m)*float64(sh.n)*float64(sh.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
+// benchImpl is one implementation compared by BenchmarkSgemm.
+type benchImpl struct {
+	name       string
+	setThreads func(n int) (restore func())
+	f          gemmFunc
+}
+
+// benchImpls lists the implementations BenchmarkSgemm runs; with -tags
+// openblas, openblas_bench_test.go adds OpenBLAS so that both run on each
+// shape back to back (fairer on a machine with other load).
+var benchImpls = []benchImpl{{"gemm", SetThreads, Sgemm}}
+
+// BenchmarkSgemm runs each shape at 1 and 2 threads:
+// BenchmarkSgemm/<shape>/t<threads>/<implementation>.
 func BenchmarkSgemm(b *testing.B) {
 	for _, sh := range benchShapes() {
 		for _, nt := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/t%d", sh.name, nt), func(b *testing.B) {
-				defer SetThreads(nt)()
-				runBench(b, sh, Sgemm)
-			})
+			for _, impl := range benchImpls {
+				b.Run(fmt.Sprintf("%s/t%d/%s", sh.name, nt, impl.name), func(b *testing.B) {
+					defer impl.setThreads(nt)()
+					runBench(b, sh, impl.f)
+				})
+			}
 		}
 	}
 }

@@ -339,3 +339,21 @@ func TestPackTransposed(t *testing.T) {
 		}
 	}
 }
+
+func TestSgemmNoAllocs(t *testing.T) {
+	rng := rand.New(rand.NewSource(7))
+	for _, s := range [][3]int{{5, 7, 9}, {100, 130, 110}, {147, 768, 96}} {
+		for _, nt := range []int{1, 2} {
+			restore := SetThreads(nt)
+			a := fill(rng, s[0], s[2], s[2])
+			b := fill(rng, s[1], s[2], s[2])
+			c := make([]float32, s[0]*s[1])
+			f := func() { Sgemm(false, true, s[0], s[1], s[2], 1, a, s[2], b, s[2], 0.5, c, s[1]) }
+			f()
+			if n := testing.AllocsPerRun(20, f); n != 0 {
+				t.Errorf("%v at %d threads: %v allocations per call", s, nt, n)
+			}
+			restore()
+		}
+	}
+}

@@ -127,8 +127,9 @@ func ensureWorkers(n int) {
 	for workers < n {
 		workers++
 		go func() {
+			buf := new(workBuf) // this worker's own, kept for good
 			for j := range jobs {
-				j.run()
+				j.run(buf)
 				j.wg.Done()
 			}
 		}()
@@ -136,10 +137,16 @@ func ensureWorkers(n int) {
 	workersMu.Unlock()
 }
 
-func (j *job) run() {
-	buf := getBuf(j.k)
+// run computes j's rectangle of C using buf for packing.
+func (j *job) run(buf *workBuf) {
 	j.k.block(buf, j.transA, j.transB, j.m0, j.m1, j.n0, j.n1, j.kk, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
-	bufPool.Put(buf)
+}
+
+// runHere runs j on the calling goroutine with a buffer from the free list.
+func (j *job) runHere() {
+	buf := getBuf()
+	j.run(buf)
+	putBuf(buf)
 }
 
 // sgemm splits C into a grid of rectangles, one per goroutine, each
@@ -156,7 +163,7 @@ func sgemm(k *kernel, transA, transB bool, m, n, kk int, alpha float32, a []floa
 	if tm*tn == 1 {
 		j := job{k: k, transA: transA, transB: transB, m1: m, n1: n, kk: kk, alpha: alpha, beta: beta,
 			a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
-		j.run()
+		j.runHere()
 		return
 	}
 	ensureWorkers(tm*tn - 1)
@@ -180,7 +187,7 @@ func sgemm(k *kernel, transA, transB bool, m, n, kk int, alpha float32, a []floa
 			jobs <- j
 		}
 	}
-	first.run()
+	first.runHere()
 	wg.Wait()
 	wgPool.Put(wg)
 }

@@ -17,8 +17,8 @@ func kernel12x32avx512(kc int, a, b, c *float32, lda, ldc int, alpha, beta float
 func kernel6x16avx2(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32, load int)
 
 var (
-	avx512Kernel = &kernel{name: "go-avx512", short: "avx512", rank: 2, mr: 12, nr: 32, kc: 256, mc: 336, nc: 4096, micro: kernel12x32avx512}
-	avx2Kernel   = &kernel{name: "go-avx2", short: "avx2", rank: 1, mr: 6, nr: 16, kc: 256, mc: 168, nc: 4096, micro: kernel6x16avx2}
+	avx512Kernel = &kernel{name: "go-avx512", short: "avx512", rank: 2, mr: 12, nr: 32, kc: 256, mc: 336, nc: 1024, micro: kernel12x32avx512}
+	avx2Kernel   = &kernel{name: "go-avx2", short: "avx2", rank: 1, mr: 6, nr: 16, kc: 256, mc: 168, nc: 1024, micro: kernel6x16avx2}
 	kernels      = []*kernel{avx512Kernel, avx2Kernel, goKernel}
 )
 

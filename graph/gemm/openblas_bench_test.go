@@ -4,22 +4,16 @@
 
 package gemm
 
-import (
-	"fmt"
-	"testing"
+import "github.com/tvlt-go/tvlt/graph/gemm/internal/openblas"
 
-	"github.com/tvlt-go/tvlt/graph/gemm/internal/openblas"
-)
-
-// BenchmarkOpenBLAS runs the shapes of BenchmarkSgemm on OpenBLAS
-// (go test -tags openblas; OPENBLAS_NUM_THREADS=2 lets it use 2 threads).
-func BenchmarkOpenBLAS(b *testing.B) {
-	for _, sh := range benchShapes() {
-		for _, nt := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/t%d", sh.name, nt), func(b *testing.B) {
-				openblas.SetThreads(nt)
-				runBench(b, sh, openblas.Sgemm)
-			})
-		}
-	}
+// With -tags openblas, BenchmarkSgemm also runs OpenBLAS on every shape
+// (sub-benchmarks named .../openblas). Run with OPENBLAS_NUM_THREADS=2 so
+// that its 2-thread runs may use two threads:
+//
+//	OPENBLAS_NUM_THREADS=2 go test -tags openblas -run X -bench Sgemm ./graph/gemm
+func init() {
+	benchImpls = append(benchImpls, benchImpl{"openblas", func(n int) func() {
+		openblas.SetThreads(n)
+		return func() {}
+	}, openblas.Sgemm})
 }

@@ -12,9 +12,30 @@ type workBuf struct {
 	a, b, tile []float32
 }
 
-var bufPool = sync.Pool{New: func() any { return new(workBuf) }}
+// freeBufs holds the buffers of calling goroutines between calls. Unlike a
+// sync.Pool it is not emptied by garbage collections, so steady-state calls
+// allocate nothing; it holds at most one buffer per concurrent caller.
+var freeBufs struct {
+	sync.Mutex
+	list []*workBuf
+}
 
-func getBuf(k *kernel) *workBuf { return bufPool.Get().(*workBuf) }
+func getBuf() *workBuf {
+	freeBufs.Lock()
+	defer freeBufs.Unlock()
+	if n := len(freeBufs.list); n > 0 {
+		b := freeBufs.list[n-1]
+		freeBufs.list = freeBufs.list[:n-1]
+		return b
+	}
+	return new(workBuf)
+}
+
+func putBuf(b *workBuf) {
+	freeBufs.Lock()
+	freeBufs.list = append(freeBufs.list, b)
+	freeBufs.Unlock()
+}
 
 // ensure grows the buffers to hold na, nb and nt floats, 64-byte aligned.
 func (w *workBuf) ensure(na, nb, nt int) {
