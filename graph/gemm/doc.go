@@ -1,4 +1,69 @@
 // Copyright the TVLT-Go authors.
 
-// Package gemm is a pure-Go (Go assembly, no cgo) single-precision GEMM.
+// Package gemm is a pure-Go (Go assembly, no cgo) single-precision matrix
+// multiply, C = alpha*op(A)*op(B) + beta*C on row-major matrices, meant as the
+// project's default BLAS for float32 products.
+//
+// # API
+//
+// Implementation embeds gonum's pure-Go BLAS (so it satisfies blas.Float32,
+// blas.Float64 and the complex interfaces, as gorgonia.Use requires) and
+// replaces its Sgemm. Sgemm is the same product for fused ops, with bool
+// transpose flags. Both check their arguments exactly like gonum's Sgemm and
+// panic with the same values. Kernel reports the micro-kernel in use;
+// SetKernel and SetThreads switch kernel and parallelism (for tests and
+// benchmarks). The environment variable TVLT_GEMM=avx512|avx2|go forces a
+// kernel at start-up; forcing only downgrades: a kernel the CPU lacks falls
+// back to the best one it has below it.
+//
+// # Design
+//
+// The product follows the Goto/BLIS scheme. A micro-kernel keeps an mr×nr
+// tile of C in vector registers and adds, for each of kc steps, one column of
+// A (mr broadcast values) times one row of B (nr values) with FMA
+// instructions; its inner loop does nothing else. Around it:
+//
+//   - Packing. Before the kernels run, a kc×nc block of op(B) is copied into
+//     nr-wide panels (kc rows of nr contiguous values) and an mc×kc block of
+//     op(A) into mr-row panels (mr rows of kc contiguous values). The kernels
+//     then read both operands sequentially whatever the transposes and
+//     strides of the caller, with no TLB or cache-set conflicts from large
+//     power-of-two strides, and edges are zero-padded to whole tiles. The
+//     kernels only ever see one layout: transposition happens in packing
+//     (an AVX 8×8 transpose for transposed B, as in every forward Linear
+//     layer X·Wᵀ, and for transposed A, as in weight gradients dYᵀ·X;
+//     plain copies otherwise). Each element of the packed A block is used
+//     nc/nr times and each of the packed B block mc/mr times, so packing
+//     costs a few percent at the TVLT shapes.
+//   - Blocking. kc=256 makes one packed B panel (kc×nr floats: 32 KiB for the
+//     AVX-512 kernel) fit in L1 (48 KiB on Zen 4/5) next to the A panel it
+//     meets; mc=336 keeps the packed A block (336×256 floats, 336 KiB) in L2
+//     (1 MiB), and covers the whole 325 or 147 token rows of a TVLT batch, so
+//     A is packed once per k block; nc=1024 bounds the B block (1 MiB) that
+//     stays in L2/L3 while all of A's row panels sweep it. Dimensions are
+//     split into near-equal blocks (325 = 2×163 along k, not 256+69).
+//   - Kernels. On AVX-512 the tile is 12×32: 24 ZMM accumulators, 2 ZMM of B
+//     and broadcast registers, 24 FMAs per 14 loads and per k step, enough
+//     independent chains to hide the FMA latency with two FMA pipes. On
+//     AVX2+FMA it is 6×16 (12 YMM accumulators of the 16 registers). The
+//     portable kernel is a 4×4 scalar tile in Go, used on other
+//     architectures and with the purego build tag. The kernel is chosen at
+//     start-up with golang.org/x/sys/cpu.
+//   - Edges. Full tiles are written straight into C; a partial tile at the
+//     bottom or right edge is computed whole into a small buffer and only its
+//     valid part is merged into C, so C's padding is never touched.
+//   - beta and alpha. beta is applied when the first k block's tile is
+//     stored (beta == 0 stores without reading C, so NaNs in C vanish, as in
+//     gonum); later k blocks accumulate. alpha == 0 or k == 0 only scales C.
+//   - Threads. A product of at least 96³ multiply-adds is cut into one
+//     rectangle of C per thread (GOMAXPROCS by default, see SetThreads),
+//     along n or m or both, choosing the grid whose slowest rectangle (whole
+//     tiles including padding, plus its packing) is cheapest. Rectangles are
+//     whole tiles, so threads never share a cache line of C except at the
+//     border. Each rectangle packs its own operands, so the threads never
+//     synchronise until the end. The calling goroutine computes one
+//     rectangle; long-lived worker goroutines compute the others.
+//   - Memory. Each worker owns its packing buffers and callers take theirs
+//     from a free list that garbage collections do not empty, so a product
+//     allocates nothing in the steady state.
 package gemm

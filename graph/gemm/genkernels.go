@@ -173,9 +173,14 @@ func main() {
 	p("")
 	p("#include \"textflag.h\"")
 	p("")
-	spec{name: "kernel12x32avx512", mr: 12, nv: 2, width: 16, reg: "Z", acc: 0,
-		breg: [2]int{24, 26}, bc: []int{28, 29, 30, 31}}.gen()
-	spec{name: "kernel6x16avx2", mr: 6, nv: 2, width: 8, reg: "Y", acc: 0,
-		breg: [2]int{12, 12}, bc: []int{14, 15}}.gen()
+	// The full tiles, then shorter ones for the last rows of C.
+	for _, mr := range []int{12, 8, 4} {
+		spec{name: fmt.Sprintf("kernel%dx32avx512", mr), mr: mr, nv: 2, width: 16, reg: "Z", acc: 0,
+			breg: [2]int{24, 26}, bc: []int{28, 29, 30, 31}}.gen()
+	}
+	for _, mr := range []int{6, 4, 2} {
+		spec{name: fmt.Sprintf("kernel%dx16avx2", mr), mr: mr, nv: 2, width: 8, reg: "Y", acc: 0,
+			breg: [2]int{12, 12}, bc: []int{14, 15}}.gen()
+	}
 	os.Stdout.WriteString(b.String())
 }

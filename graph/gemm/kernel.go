@@ -26,6 +26,21 @@ type kernel struct {
 	mc     int    // m block: an mc×kc packed A block stays in L2
 	nc     int    // n block: a kc×nc packed B block stays in L3
 	micro  microKernel
+	// Optional kernels computing only the first shortRows[i] rows of a
+	// tile, for the last rows of C.
+	short4, short8 microKernel
+	shortRows      [2]int
+}
+
+// rowsKernel returns the kernel with the fewest rows >= mh and its rows.
+func (k *kernel) rowsKernel(mh int) (microKernel, int) {
+	switch {
+	case k.short4 != nil && mh <= k.shortRows[0]:
+		return k.short4, k.shortRows[0]
+	case k.short8 != nil && mh <= k.shortRows[1]:
+		return k.short8, k.shortRows[1]
+	}
+	return k.micro, k.mr
 }
 
 var (
@@ -265,11 +280,15 @@ func (k *kernel) block(buf *workBuf, transA, transB bool, m0, m1, n0, n1, kk int
 						mh := min(mr, mc-ir)
 						aPanel := &ap[ir*kc]
 						ci := (ic+ir)*ldc + jc + jr
-						if mh == mr && nw == nr {
-							k.micro(kc, aPanel, bPanel, &c[ci], kc, ldc, alpha, bEff, load)
+						micro, rows := k.micro, mr
+						if mh < mr {
+							micro, rows = k.rowsKernel(mh)
+						}
+						if mh == rows && nw == nr {
+							micro(kc, aPanel, bPanel, &c[ci], kc, ldc, alpha, bEff, load)
 							continue
 						}
-						k.micro(kc, aPanel, bPanel, &tile[0], kc, nr, 1, 0, 0)
+						micro(kc, aPanel, bPanel, &tile[0], kc, nr, 1, 0, 0)
 						for i := 0; i < mh; i++ {
 							row := c[ci+i*ldc : ci+i*ldc+nw]
 							t := tile[i*nr : i*nr+nw]
