@@ -78,9 +78,17 @@ func TestAtomicWriteFile(t *testing.T) {
 func sampleFolder() map[string]func(io.Writer) error {
 	w := tensor.New(tensor.WithShape(2, 2), tensor.WithBacking([]float32{1, 2, 3, 4}))
 	return map[string]func(io.Writer) error{
-		"config.json":        checkpoints.JSONFunc(map[string]interface{}{"model_type": "tvlt", "hidden_size": 32}),
-		"model.safetensors":  checkpoints.SafetensorsFunc(map[string]*tensor.Dense{"w": w}, map[string]string{"format": "pt"}),
-		"optimizer/adam.npz": checkpoints.NPZFunc(map[string]*tensor.Dense{"m/w": w}),
+		"config.json": bytesFunc([]byte("{\n  \"hidden_size\": 32,\n  \"model_type\": \"tvlt\"\n}\n")),
+		"model.safetensors": func(out io.Writer) error {
+			enc, err := checkpoints.EncodeSafetensorsHeader(map[string]*tensor.Dense{"w": w}, map[string]string{"format": "pt"}, "F32")
+			if err != nil {
+				return err
+			}
+			return enc.Encode(out)
+		},
+		"optimizer/adam.npz": func(out io.Writer) error {
+			return checkpoints.EncodeNPZ(out, map[string]*tensor.Dense{"m/w": w})
+		},
 	}
 }
 
@@ -107,13 +115,18 @@ func TestWriteFolderAndVerify(t *testing.T) {
 	if c := sums.Files["model.safetensors"]; len(sums.Files) != 3 || c.Bytes != st.Size() || len(c.SHA256) != 64 {
 		t.Fatalf("checksums %+v", sums)
 	}
-	ts, meta, err := checkpoints.ReadVerifiedSafetensors(dir, "model.safetensors")
-	if err != nil || meta["format"] != "pt" || !reflect.DeepEqual(ts["w"].Data(), []float32{1, 2, 3, 4}) {
-		t.Fatalf("ReadVerifiedSafetensors: %v %v %v", ts, meta, err)
+	for _, name := range []string{"model.safetensors", "optimizer/adam.npz"} {
+		if err := checkpoints.VerifyFile(dir, name); err != nil {
+			t.Fatalf("VerifyFile(%s): %v", name, err)
+		}
 	}
-	opt, err := checkpoints.ReadVerifiedNPZ(dir, "optimizer/adam.npz")
+	ts, meta, err := checkpoints.ReadSafetensors(filepath.Join(dir, "model.safetensors"))
+	if err != nil || meta["format"] != "pt" || !reflect.DeepEqual(ts["w"].Data(), []float32{1, 2, 3, 4}) {
+		t.Fatalf("ReadSafetensors: %v %v %v", ts, meta, err)
+	}
+	opt, err := checkpoints.ReadNPZ(filepath.Join(dir, "optimizer", "adam.npz"))
 	if err != nil || !reflect.DeepEqual(opt["m/w"].Data(), []float32{1, 2, 3, 4}) {
-		t.Fatalf("ReadVerifiedNPZ: %v %v", opt, err)
+		t.Fatalf("ReadNPZ: %v %v", opt, err)
 	}
 	cfg, _ := os.ReadFile(filepath.Join(dir, "config.json"))
 	if string(cfg) != "{\n  \"hidden_size\": 32,\n  \"model_type\": \"tvlt\"\n}\n" {
@@ -177,7 +190,7 @@ func TestVerifyFolderDetectsCorruption(t *testing.T) {
 			}
 		})
 	}
-	// A damaged weights file is refused by the verified loader.
+	// A damaged weights file that still parses is caught by VerifyFile.
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	if err := checkpoints.WriteFolder(dir, sampleFolder()); err != nil {
 		t.Fatal(err)
@@ -186,8 +199,8 @@ func TestVerifyFolderDetectsCorruption(t *testing.T) {
 	b, _ := os.ReadFile(p)
 	b[len(b)-1] ^= 0x80 // still a valid file, just a different value
 	os.WriteFile(p, b, 0o644)
-	if _, _, err := checkpoints.ReadVerifiedSafetensors(dir, "model.safetensors"); err == nil || !strings.Contains(err.Error(), "corrupted") {
-		t.Fatalf("ReadVerifiedSafetensors of a corrupted file: %v", err)
+	if err := checkpoints.VerifyFile(dir, "model.safetensors"); err == nil || !strings.Contains(err.Error(), "corrupted") {
+		t.Fatalf("VerifyFile of a corrupted file: %v", err)
 	}
 }
 

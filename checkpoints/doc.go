@@ -16,14 +16,15 @@
 // unique, and that the tensors tile the data section exactly (no overlap,
 // no gap, no trailing bytes). Errors name the file and the tensor.
 // F32, F16, BF16 and F64 (and integer dtypes, by value) are converted to
-// float32 by ReadSafetensors and to float64 by ReadSafetensorsAs64.
+// float32 by ReadSafetensors and SafetensorsFile.Float32, and to float64 by
+// SafetensorsFile.Float64.
 //
-// WriteSafetensors stores tensors in sorted name order with a compact header
-// (serde_json escaping, "__metadata__" last) padded with spaces to a
-// multiple of 8 bytes: the layout of the Python/Rust safetensors library, so
-// re-writing a file it produced gives identical bytes (see
-// WithMetadataOrder). F32 is the default; WithF16 and WithF64 choose other
-// storage types.
+// EncodeSafetensorsHeader stores tensors as F32, F16 or F64 in sorted name
+// order with a compact header (serde_json escaping, "__metadata__" last, its
+// keys in a given order then sorted) padded with spaces to a multiple of 8
+// bytes: the layout of the Python/Rust safetensors library, so re-writing a
+// file it produced gives identical bytes. WriteSafetensors writes an F32 file
+// atomically.
 //
 // # npz
 //
@@ -47,14 +48,13 @@
 // (renameat2 RENAME_EXCHANGE on Linux, two renames elsewhere) and the parent
 // fsynced. A folder is therefore complete or absent; stale temporaries from
 // a killed save are removed by the next save. VerifyFolder and VerifyFile
-// check the recorded checksums; ReadVerifiedSafetensors and ReadVerifiedNPZ
-// verify before loading.
+// check the recorded checksums, so a loader can refuse a corrupted file
+// before reading it.
 //
 // # Matching a state dict
 //
-// Match compares the shapes a model expects with loaded tensors and reports
-// loaded, missing, unexpected and mis-shaped names; Report.Err fails on
-// missing or mis-shaped tensors. StripPrefix and AddPrefix convert between
-// TvltModel names (no prefix) and the "tvlt."-prefixed names of the
-// pretraining and classification models.
+// MatchShapes compares the shapes a model expects with those of a
+// checkpoint's tensors and reports loaded, missing, unexpected and
+// mis-shaped names (a Report), from which a loader decides what to load,
+// initialise fresh or refuse.
 package checkpoints

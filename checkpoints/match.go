@@ -4,9 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
-
-	"gorgonia.org/tensor"
 )
 
 // Mismatch is a tensor present on both sides with different shapes.
@@ -25,19 +22,9 @@ type Report struct {
 	Mismatched []Mismatch // present with another shape
 }
 
-// Match compares a model's expected parameter shapes with loaded tensors.
-func Match(expected map[string][]int, loaded map[string]*tensor.Dense) Report {
-	got := make(map[string][]int, len(loaded))
-	for name, d := range loaded {
-		if d != nil {
-			got[name] = []int(d.Shape().Clone())
-		}
-	}
-	return MatchShapes(expected, got)
-}
-
-// MatchShapes is Match on shapes alone, so a loader can plan from a file's
-// header before reading any tensor.
+// MatchShapes compares a model's expected parameter shapes with the shapes
+// of a checkpoint's tensors (read from its header, before any tensor data),
+// treating a scalar and a one-element vector as equal.
 func MatchShapes(expected, got map[string][]int) Report {
 	var r Report
 	for name, want := range expected {
@@ -76,77 +63,7 @@ func equalShape(a, b []int) bool {
 	return slices.Equal(a, b)
 }
 
-// OK reports whether every expected tensor was loaded with its shape.
-func (r Report) OK() bool { return len(r.Missing) == 0 && len(r.Mismatched) == 0 }
-
-// errListLimit caps how many names Err spells out; String lists them all.
-const errListLimit = 10
-
-// Err returns nil when every expected tensor loaded, otherwise an error
-// naming the missing and mis-shaped tensors with both shapes. Unexpected
-// tensors are not an error (heads of another model are dropped on purpose);
-// use ErrStrict to refuse them too.
-func (r Report) Err() error {
-	return r.err(false)
-}
-
-// ErrStrict is Err that also fails on unexpected tensors.
-func (r Report) ErrStrict() error {
-	return r.err(true)
-}
-
-func (r Report) err(strict bool) error {
-	var parts []string
-	if n := len(r.Missing); n > 0 {
-		parts = append(parts, fmt.Sprintf("%d missing %s: %s", n, plural(n, "tensor", "tensors"), limitList(r.Missing)))
-	}
-	if n := len(r.Mismatched); n > 0 {
-		items := make([]string, len(r.Mismatched))
-		for i, m := range r.Mismatched {
-			items[i] = m.String()
-		}
-		parts = append(parts, fmt.Sprintf("%d mis-shaped: %s", n, limitList(items)))
-	}
-	if n := len(r.Unexpected); strict && n > 0 {
-		parts = append(parts, fmt.Sprintf("%d unexpected %s: %s", n, plural(n, "tensor", "tensors"), limitList(r.Unexpected)))
-	}
-	if len(parts) == 0 {
-		return nil
-	}
-	return fmt.Errorf("checkpoints: %s", strings.Join(parts, "; "))
-}
-
-// String describes the mismatch in the error's words.
+// String describes the mismatch: "<name> has <got>, model expects <expected>".
 func (m Mismatch) String() string {
 	return fmt.Sprintf("%s has %v, model expects %v", m.Name, m.Got, m.Expected)
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-func limitList(items []string) string {
-	if len(items) <= errListLimit {
-		return strings.Join(items, ", ")
-	}
-	return strings.Join(items[:errListLimit], ", ") + fmt.Sprintf(", ... (%d more)", len(items)-errListLimit)
-}
-
-// String is a multi-line human summary listing every name.
-func (r Report) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "loaded %d, missing %d, mis-shaped %d, unexpected %d\n", len(r.Loaded), len(r.Missing), len(r.Mismatched), len(r.Unexpected))
-	for _, n := range r.Missing {
-		fmt.Fprintf(&b, "  missing (initialised fresh): %s\n", n)
-	}
-	for _, m := range r.Mismatched {
-		fmt.Fprintf(&b, "  mis-shaped: %s\n", m)
-	}
-	for _, n := range r.Unexpected {
-		fmt.Fprintf(&b, "  unexpected (ignored): %s\n", n)
-	}
-	return b.String()
 }

@@ -387,14 +387,6 @@ func checkNPZArrays(arrays map[string]*tensor.Dense) ([]string, error) {
 	return names, nil
 }
 
-func encodeNPZ(w io.Writer, arrays map[string]*tensor.Dense) error {
-	names, err := checkNPZArrays(arrays)
-	if err != nil {
-		return err
-	}
-	return encodeNPZNames(w, arrays, names)
-}
-
 func encodeNPZNames(w io.Writer, arrays map[string]*tensor.Dense, names []string) error {
 	zw := zip.NewWriter(w)
 	for _, name := range names {

@@ -55,7 +55,6 @@ type SafetensorsFile struct {
 	tensors  []TensorInfo // sorted by name
 	byName   map[string]int
 	metadata map[string]string
-	metaKeys []string // in file order
 }
 
 // OpenSafetensors opens path and validates its whole header (lengths,
@@ -185,22 +184,6 @@ func (sf *SafetensorsFile) parseMetadata(raw json.RawMessage) error {
 			return fmt.Errorf("%s[%q] is %T, want a string", metadataKey, k, v)
 		}
 		sf.metadata[k] = s
-	}
-	// A second pass over the tokens records the keys' order, which the
-	// Python library preserves and a Go map loses.
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.Token() // '{', already validated above
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return fmt.Errorf("%s: %v", metadataKey, err)
-		}
-		if k, ok := tok.(string); ok {
-			sf.metaKeys = append(sf.metaKeys, k)
-		}
-		if _, err := dec.Token(); err != nil {
-			return fmt.Errorf("%s: %v", metadataKey, err)
-		}
 	}
 	return nil
 }
@@ -388,12 +371,6 @@ func (sf *SafetensorsFile) Metadata() map[string]string {
 	return out
 }
 
-// MetadataKeys returns the __metadata__ keys in file order; pass them to
-// WithMetadataOrder to re-write a file byte for byte.
-func (sf *SafetensorsFile) MetadataKeys() []string {
-	return append([]string(nil), sf.metaKeys...)
-}
-
 // RawBytes returns a tensor's stored bytes exactly as in the file.
 func (sf *SafetensorsFile) RawBytes(name string) ([]byte, error) {
 	i, ok := sf.byName[name]
@@ -541,16 +518,6 @@ func decodeFloat32(dtype string, buf []byte) ([]float32, error) {
 // ReadSafetensors reads every tensor of a safetensors file as float32,
 // keyed by name, together with the header's __metadata__.
 func ReadSafetensors(path string) (map[string]*tensor.Dense, map[string]string, error) {
-	return readAll(path, (*SafetensorsFile).Float32)
-}
-
-// ReadSafetensorsAs64 is ReadSafetensors for float64 models: F64 tensors keep
-// full precision, others are widened exactly.
-func ReadSafetensorsAs64(path string) (map[string]*tensor.Dense, map[string]string, error) {
-	return readAll(path, (*SafetensorsFile).Float64)
-}
-
-func readAll(path string, get func(*SafetensorsFile, string) (*tensor.Dense, error)) (map[string]*tensor.Dense, map[string]string, error) {
 	sf, err := OpenSafetensors(path)
 	if err != nil {
 		return nil, nil, err
@@ -558,7 +525,7 @@ func readAll(path string, get func(*SafetensorsFile, string) (*tensor.Dense, err
 	defer sf.Close()
 	out := make(map[string]*tensor.Dense, len(sf.tensors))
 	for _, t := range sf.tensors {
-		d, err := get(sf, t.Name)
+		d, err := sf.Float32(t.Name)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -37,6 +37,39 @@ func writeTemp(t *testing.T, name string, b []byte) string {
 	return p
 }
 
+// writeAs writes tensors to path stored as dtype, with metaOrder's metadata
+// keys first: what WriteSafetensors does for F32 and hf.Save for F16.
+func writeAs(t *testing.T, path string, ts map[string]*tensor.Dense, meta map[string]string, dtype string, metaOrder ...string) {
+	t.Helper()
+	enc, err := checkpoints.EncodeSafetensorsHeader(ts, meta, dtype, metaOrder...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkpoints.AtomicWriteFile(path, enc.Encode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// read64 reads every tensor widened to float64, as hf.Load does for float64
+// models.
+func read64(t *testing.T, path string) (map[string]*tensor.Dense, map[string]string) {
+	t.Helper()
+	sf, err := checkpoints.OpenSafetensors(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sf.Close()
+	out := map[string]*tensor.Dense{}
+	for _, name := range sf.Names() {
+		d, err := sf.Float64(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = d
+	}
+	return out, sf.Metadata()
+}
+
 func f32bytes(vals ...float32) []byte {
 	b := make([]byte, 0, 4*len(vals))
 	for _, v := range vals {
@@ -47,6 +80,8 @@ func f32bytes(vals ...float32) []byte {
 
 // TestGoldenRoundTripByteIdentical re-writes every golden safetensors file
 // (made by the Python safetensors library) and expects the exact same bytes.
+// The generator's metadata dicts hold format, model and loss_type in that
+// order, which the encoder is told (the way hf.Save puts "format" first).
 func TestGoldenRoundTripByteIdentical(t *testing.T) {
 	dir := golden.Dir(t)
 	for _, tc := range []struct {
@@ -85,9 +120,7 @@ func TestGoldenRoundTripByteIdentical(t *testing.T) {
 			}
 			defer a.Close()
 			out := filepath.Join(t.TempDir(), "out.safetensors")
-			if err := checkpoints.WriteSafetensors(out, ts, meta, checkpoints.WithMetadataOrder(a.MetadataKeys())); err != nil {
-				t.Fatal(err)
-			}
+			writeAs(t, out, ts, meta, "F32", "format", "model", "loss_type")
 			got, err := os.ReadFile(out)
 			if err != nil {
 				t.Fatal(err)
@@ -126,10 +159,7 @@ func TestGoldenAs64(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t64, meta, err := checkpoints.ReadSafetensorsAs64(src)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t64, meta := read64(t, src)
 	if meta["model"] != "TvltForPreTraining" || len(t64) != 81 {
 		t.Fatalf("got %d tensors, meta %v", len(t64), meta)
 	}
@@ -193,10 +223,7 @@ func TestReadDtypes(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, got, w)
 		}
 	}
-	t64, _, err := checkpoints.ReadSafetensorsAs64(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	t64, _ := read64(t, p)
 	if got := t64["c"].Data().([]float64); got[0] != 0.1 || got[1] != 1e300 {
 		t.Errorf("F64 as float64: %v", got)
 	}
@@ -244,9 +271,7 @@ func TestWriteF16AndF64(t *testing.T) {
 	dir := t.TempDir()
 
 	p16 := filepath.Join(dir, "h.safetensors")
-	if err := checkpoints.WriteSafetensors(p16, ts, map[string]string{"format": "pt"}, checkpoints.WithF16()); err != nil {
-		t.Fatal(err)
-	}
+	writeAs(t, p16, ts, map[string]string{"format": "pt"}, "F16")
 	sf, err := checkpoints.OpenSafetensors(p16)
 	if err != nil {
 		t.Fatal(err)
@@ -269,13 +294,8 @@ func TestWriteF16AndF64(t *testing.T) {
 	}
 
 	p64 := filepath.Join(dir, "d.safetensors")
-	if err := checkpoints.WriteSafetensors(p64, ts, nil, checkpoints.WithF64()); err != nil {
-		t.Fatal(err)
-	}
-	got64, meta, err := checkpoints.ReadSafetensorsAs64(p64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	writeAs(t, p64, ts, nil, "F64")
+	got64, meta := read64(t, p64)
 	if meta != nil {
 		t.Errorf("metadata %v, want none", meta)
 	}
@@ -554,9 +574,7 @@ func TestF16MatchesNumpy(t *testing.T) {
 	ts := map[string]*tensor.Dense{"v": tensor.New(tensor.WithShape(len(vals)), tensor.WithBacking(vals))}
 	dir := t.TempDir()
 	p16, p32 := filepath.Join(dir, "h.safetensors"), filepath.Join(dir, "f.safetensors")
-	if err := checkpoints.WriteSafetensors(p16, ts, nil, checkpoints.WithF16()); err != nil {
-		t.Fatal(err)
-	}
+	writeAs(t, p16, ts, nil, "F16")
 	if err := checkpoints.WriteSafetensors(p32, ts, map[string]string{"format": "pt"}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,41 +13,12 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// writeConfig collects WriteSafetensors options.
-type writeConfig struct {
-	dtype     string
-	metaOrder []string
-}
-
-// WriteOption changes how WriteSafetensors stores tensors.
-type WriteOption func(*writeConfig)
-
-// WithF16 stores every tensor as IEEE half precision (round to nearest
-// even), halving the file size at the cost of precision.
-func WithF16() WriteOption { return func(c *writeConfig) { c.dtype = "F16" } }
-
-// WithMetadataOrder writes the listed __metadata__ keys first, in this
-// order (the rest follow sorted), to reproduce a file whose key order came
-// from a Python dict; see SafetensorsFile.MetadataKeys.
-func WithMetadataOrder(keys []string) WriteOption {
-	return func(c *writeConfig) { c.metaOrder = append([]string(nil), keys...) }
-}
-
-// WithF64 stores every tensor as float64, for float64 models whose weights
-// must survive a round trip exactly.
-func WithF64() WriteOption { return func(c *writeConfig) { c.dtype = "F64" } }
-
-// WriteSafetensors atomically writes tensors to path as safetensors, F32 by
-// default. Tensors are stored in name order and the header is padded with
-// spaces to 8-byte alignment, the layout of the Rust/Python safetensors
-// library, so files it produced are reproduced byte for byte. Float64 and
-// integer tensors are converted to the stored float type.
-func WriteSafetensors(path string, tensors map[string]*tensor.Dense, metadata map[string]string, opts ...WriteOption) error {
-	cfg := writeConfig{dtype: "F32"}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	enc, err := EncodeSafetensorsHeader(tensors, metadata, cfg.dtype, cfg.metaOrder...)
+// WriteSafetensors atomically writes tensors to path as F32 safetensors.
+// Tensors are stored in name order and the header is padded with spaces to
+// 8-byte alignment, the layout of the Rust/Python safetensors library.
+// Float64 and integer tensors are converted to float32.
+func WriteSafetensors(path string, tensors map[string]*tensor.Dense, metadata map[string]string) error {
+	enc, err := EncodeSafetensorsHeader(tensors, metadata, "F32")
 	if err != nil {
 		return fmt.Errorf("checkpoints: %s: %w", path, err)
 	}
@@ -66,8 +37,9 @@ type SafetensorsEncoder struct {
 }
 
 // EncodeSafetensorsHeader validates tensors and builds the header for
-// storing them as dtype ("F32", "F16" or "F64"); metaOrder lists metadata
-// keys to write first (see WithMetadataOrder).
+// storing them as dtype ("F32", "F16" or "F64"). metaOrder lists metadata
+// keys to write first, in that order (the rest follow sorted), so a header
+// whose key order came from a Python dict is reproduced byte for byte.
 func EncodeSafetensorsHeader(tensors map[string]*tensor.Dense, metadata map[string]string, dtype string, metaOrder ...string) (*SafetensorsEncoder, error) {
 	size, ok := dtypeSizes[dtype]
 	if !ok || (dtype != "F32" && dtype != "F16" && dtype != "F64") {

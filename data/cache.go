@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync/atomic"
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data/audio"
@@ -27,11 +26,10 @@ var cacheMagic = [8]byte{'T', 'V', 'L', 'T', 'C', 'F', '0', '1'}
 // featureCache stores decoded per-clip features, one file per clip and modality,
 // keyed by the source files' identity (absolute path, size, modification time) and
 // every preprocessing setting. Entries are written atomically; unreadable or corrupt
-// entries count as misses and are rewritten.
+// entries are treated as absent and rewritten.
 type featureCache struct {
 	dir                  string
 	videoSalt, audioSalt string
-	hits, misses         atomic.Int64
 }
 
 func newFeatureCache(dir string, c config.Config, p video.ProcessorConfig, f audio.FeatureConfig) (*featureCache, error) {
@@ -144,25 +142,21 @@ func (fc *featureCache) put(key, ext string, count int, vals []float32) {
 func (fc *featureCache) get(key, ext string, perItem, maxCount int) (int, []float32, bool) {
 	buf, err := os.ReadFile(fc.path(key, ext))
 	if err != nil || len(buf) < 20 || !bytes.Equal(buf[:8], cacheMagic[:]) {
-		fc.misses.Add(1)
 		return 0, nil, false
 	}
 	count := int(binary.LittleEndian.Uint32(buf[8:]))
 	n := int(binary.LittleEndian.Uint32(buf[12:]))
 	if len(buf) != 16+4*n+4 || count <= 0 || count > maxCount || n != count*perItem {
-		fc.misses.Add(1)
 		return 0, nil, false
 	}
 	body := buf[16 : 16+4*n]
 	if crc32.ChecksumIEEE(body) != binary.LittleEndian.Uint32(buf[16+4*n:]) {
-		fc.misses.Add(1)
 		return 0, nil, false
 	}
 	vals := make([]float32, n)
 	for i := range vals {
 		vals[i] = math.Float32frombits(binary.LittleEndian.Uint32(body[4*i:]))
 	}
-	fc.hits.Add(1)
 	return count, vals, true
 }
 

@@ -13,7 +13,7 @@
 // extension), meta (free-form, ignored). Paths are relative to the manifest's folder.
 // Blank lines and '#' lines are skipped. Errors read "manifest.jsonl:12: reason".
 //
-// Loader: NewLoader(clips, shapes, opts) decodes clips in parallel workers and yields
+// Loader: NewLoader(clips, cfg, opts) decodes clips in parallel workers and yields
 // batches through an Iter:
 //
 //	it, _ := loader.Start(epoch, batch) // or loader.Epoch(epoch) from batch 0
@@ -29,7 +29,9 @@
 //
 // Batch k of epoch e holds the same clips, MAE permutations and matching negatives
 // for the same Seed whatever Workers/Prefetch are: shuffling comes from (Seed, e) and
-// every per-clip random choice from (Seed, e, clip index).
+// every per-clip random choice from (Seed, e, clip index). LoaderOptions.CacheDir
+// keeps decoded features on disk across epochs and runs; with SkipBad, clips that fail
+// to decode are dropped from their batch and listed by Skipped.
 //
 // GenerateDemo writes a learnable synthetic set (PNG frames + WAV + manifest) in pure Go.
 package data

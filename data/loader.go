@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 
 	"github.com/tvlt-go/tvlt/config"
@@ -139,28 +138,6 @@ func (l *Loader) Skipped() []Skip {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
 	return out
-}
-
-// SkippedSummary is a human-readable report of Skipped ("" when nothing was skipped).
-func (l *Loader) SkippedSummary() string {
-	sk := l.Skipped()
-	if len(sk) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d of %d clips skipped:\n", len(sk), len(l.clips))
-	for _, s := range sk {
-		fmt.Fprintf(&b, "  %s %s: %s\n", s.Where, s.File, s.Reason)
-	}
-	return b.String()
-}
-
-// CacheStats reports feature-cache hits and misses (zeros without CacheDir).
-func (l *Loader) CacheStats() (hits, misses int64) {
-	if l.sl.cache == nil {
-		return 0, 0
-	}
-	return l.sl.cache.hits.Load(), l.sl.cache.misses.Load()
 }
 
 func (l *Loader) recordSkip(idx int, err error) {
@@ -520,43 +497,4 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 		copy(b.AudioIDsShuffle[j*La:], c.AudioIDsShuffle(l.rng(streamAudioMask, epoch, x.Index), La))
 	}
 	return b
-}
-
-// ClassLabels returns the batch's class indices (B,) for cross-entropy; every clip
-// must have a class label.
-func (b *Batch) ClassLabels() ([]int64, error) {
-	out := make([]int64, len(b.Labels))
-	for i, l := range b.Labels {
-		if l.Kind != LabelClass {
-			return nil, fmt.Errorf("data: batch clip %q has a %s label, want a class", b.IDs[i], l.Kind)
-		}
-		out[i] = int64(l.Class)
-	}
-	return out, nil
-}
-
-// TargetLabels returns score or multi-label targets as (B, width) float32, the shape
-// MSE/BCE need (a score is width 1, never a bare (B,) vector).
-func (b *Batch) TargetLabels() (vals []float32, width int, err error) {
-	for i, l := range b.Labels {
-		var row []float64
-		switch l.Kind {
-		case LabelScore:
-			row = []float64{l.Score}
-		case LabelMulti:
-			row = l.Multi
-		default:
-			return nil, 0, fmt.Errorf("data: batch clip %q has a %s label, want a score or a list", b.IDs[i], l.Kind)
-		}
-		if i == 0 {
-			width = len(row)
-			vals = make([]float32, 0, len(b.Labels)*width)
-		} else if len(row) != width {
-			return nil, 0, fmt.Errorf("data: batch clip %q has %d targets, clip %q has %d", b.IDs[i], len(row), b.IDs[0], width)
-		}
-		for _, v := range row {
-			vals = append(vals, float32(v))
-		}
-	}
-	return vals, width, nil
 }

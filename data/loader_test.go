@@ -108,6 +108,16 @@ func collect(t testing.TB, it *Iter) []*Batch {
 	}
 }
 
+// loadSample decodes one clip the way the loader does, with the default
+// decoders and no cache.
+func loadSample(c Clip, cfg config.Config) (*Sample, error) {
+	sl, err := newSampleLoader(cfg, Decoders{}, "")
+	if err != nil {
+		return nil, err
+	}
+	return sl.load(c, true)
+}
+
 func TestLoadSampleValues(t *testing.T) {
 	dir := t.TempDir()
 	fd := filepath.Join(dir, "fr")
@@ -115,7 +125,7 @@ func TestLoadSampleValues(t *testing.T) {
 	wave := sine(0.5, 440)
 	wp := filepath.Join(dir, "a.wav")
 	writeWave(t, wp, wave)
-	s, err := LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
+	s, err := loadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +156,7 @@ func TestLoadSampleValues(t *testing.T) {
 	}
 	// Silent audio is valid: every feature is the -1 floor.
 	writeWave(t, wp, make([]float32, 9000))
-	s, err = LoadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
+	s, err = loadSample(Clip{ID: "x", Frames: fd, Audio: wp}, tinyConfig())
 	if err != nil {
 		t.Fatalf("silent audio: %v", err)
 	}
@@ -275,7 +285,7 @@ func TestLoaderPretraining(t *testing.T) {
 				if b.Partners[j] == b.Indices[j] {
 					t.Fatal("negative drawn from the same clip")
 				}
-				p, err := LoadSample(clips[b.Partners[j]], sh)
+				p, err := loadSample(clips[b.Partners[j]], sh)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -389,9 +399,6 @@ func TestLoaderCache(t *testing.T) {
 	if nf.Load() != f0 || na.Load() != 6 {
 		t.Fatalf("epoch 1 decoded again: %d frame folders, %d WAVs", nf.Load()-f0, na.Load()-6)
 	}
-	if hits, _ := l.CacheStats(); hits == 0 {
-		t.Fatal("no cache hits")
-	}
 	// Cached batches equal uncached ones bit for bit.
 	ref, _ := NewLoader(clips, tinyConfig(), LoaderOptions{BatchSize: 4, Shuffle: true, Pretraining: true})
 	if !reflect.DeepEqual(e0, collect(t, ref.Epoch(0))) || !reflect.DeepEqual(e1, collect(t, ref.Epoch(1))) {
@@ -452,26 +459,5 @@ func TestLoaderLabelKinds(t *testing.T) {
 	sh.AudioMaskType = "time-level"
 	if _, err := NewLoader(clips[:1], sh, LoaderOptions{BatchSize: 1}); err == nil || !strings.Contains(err.Error(), "time-level") {
 		t.Fatalf("bad mask type: %v", err)
-	}
-}
-
-func TestBatchLabels(t *testing.T) {
-	b := &Batch{IDs: []string{"a", "b"}, Labels: []Label{{Kind: LabelClass, Class: 2}, {Kind: LabelClass, Class: 0}}}
-	if got, err := b.ClassLabels(); err != nil || !reflect.DeepEqual(got, []int64{2, 0}) {
-		t.Fatalf("classes %v %v", got, err)
-	}
-	if _, _, err := b.TargetLabels(); err == nil || !strings.Contains(err.Error(), `"a" has a class label`) {
-		t.Fatalf("targets from classes: %v", err)
-	}
-	b.Labels = []Label{{Kind: LabelScore, Score: 0.7}, {Kind: LabelScore, Score: -1.3}}
-	if v, w, err := b.TargetLabels(); err != nil || w != 1 || !reflect.DeepEqual(v, []float32{0.7, -1.3}) {
-		t.Fatalf("scores %v %d %v", v, w, err)
-	}
-	b.Labels = []Label{{Kind: LabelMulti, Multi: []float64{1, 0}}, {Kind: LabelMulti, Multi: []float64{0, 1}}}
-	if v, w, err := b.TargetLabels(); err != nil || w != 2 || !reflect.DeepEqual(v, []float32{1, 0, 0, 1}) {
-		t.Fatalf("multi %v %d %v", v, w, err)
-	}
-	if _, err := b.ClassLabels(); err == nil {
-		t.Fatal("classes from multi-labels")
 	}
 }

@@ -136,16 +136,6 @@ func newSampleLoader(cfg config.Config, dec Decoders, cacheDir string) (*sampleL
 	return sl, nil
 }
 
-// LoadSample decodes one clip with the default decoders and no cache — what a
-// prediction command needs for a single file.
-func LoadSample(c Clip, cfg config.Config) (*Sample, error) {
-	sl, err := newSampleLoader(cfg, Decoders{}, "")
-	if err != nil {
-		return nil, err
-	}
-	return sl.load(c, true)
-}
-
 // videoPart is the processed frames of one clip.
 type videoPart struct {
 	frames int

@@ -79,7 +79,7 @@ func TestLoaderMP4(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh := tinyConfig()
-	s, err := LoadSample(clips[0], sh)
+	s, err := loadSample(clips[0], sh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,11 +123,11 @@ func TestLoaderMP4(t *testing.T) {
 		t.Fatalf("loudest mel band %d from the mp4, %d from the WAV", a, b)
 	}
 	// A separate audio file overrides the (missing) track.
-	if s, err := LoadSample(clips[1], sh); err != nil || s.AudioFrames != 43 {
+	if s, err := loadSample(clips[1], sh); err != nil || s.AudioFrames != 43 {
 		t.Fatalf("mp4 + wav: %v", err)
 	}
 	// No audio file and no track: clear error naming the line and the file.
-	_, err = LoadSample(clips[2], sh)
+	_, err = loadSample(clips[2], sh)
 	if err == nil || !strings.Contains(err.Error(), mp+":3") || !strings.Contains(err.Error(), silent) || !strings.Contains(err.Error(), "no audio track") {
 		t.Fatalf("mute video: %v", err)
 	}

@@ -24,7 +24,7 @@
 // A GroupFunc maps each parameter to a group name and AdamWConfig.Groups
 // gives each group its weight decay and learning-rate scale. DefaultGroups
 // exempts rank-0/1 tensors (biases, LayerNorm) and embedding/token
-// parameters from decay; DecayAll is torch's single group.
+// parameters from decay.
 //
 // # Checkpoints and exact resume
 //

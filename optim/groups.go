@@ -42,8 +42,3 @@ func DefaultGroups(name string, shape []int) string {
 	}
 	return GroupDecay
 }
-
-// DecayAll puts every parameter in GroupDecay, which is what
-// torch.optim.AdamW does with a single parameter group (and what the golden
-// adamw_step.npz was produced with).
-func DecayAll(name string, shape []int) string { return GroupDecay }

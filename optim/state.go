@@ -21,16 +21,6 @@ type State struct {
 	Shapes  map[string][]int
 }
 
-// Keys returns the tensor keys in sorted order, for deterministic files.
-func (s State) Keys() []string {
-	keys := make([]string, 0, len(s.Tensors))
-	for k := range s.Tensors {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // State exports the optimizer state. The slices alias the optimizer's own
 // buffers (no copy of what can be hundreds of MB): write them out before the
 // next Step, or copy them.

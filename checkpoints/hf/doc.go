@@ -12,7 +12,6 @@
 // {"format": "pt"} as transformers requires) and checksums.json (sha256
 // and size of every file). The folder is written with
 // checkpoints.WriteFolder: it is complete or absent, never half written.
-// Extra files (optimizer or trainer state) can be added with WithFile.
 // ExportNPZ writes one float32 array per HF name for numpy users.
 //
 // # Loading across model kinds

@@ -25,31 +25,12 @@ const (
 type SaveOption func(*saveConfig)
 
 type saveConfig struct {
-	f16      bool
-	metadata map[string]string
-	files    map[string]func(io.Writer) error
+	f16 bool
 }
 
 // F16 stores the weights as IEEE half precision, halving the file (the
 // HF classes load it into float32 models).
 func F16() SaveOption { return func(c *saveConfig) { c.f16 = true } }
-
-// WithMetadata adds safetensors __metadata__ entries; "format" stays "pt"
-// unless set here, because transformers refuses files without it.
-func WithMetadata(meta map[string]string) SaveOption {
-	return func(c *saveConfig) {
-		for k, v := range meta {
-			c.metadata[k] = v
-		}
-	}
-}
-
-// WithFile adds a file (slash-separated path relative to the folder) written
-// inside the same atomic folder write and recorded in checksums.json, e.g.
-// the trainer's optimizer and trainer state.
-func WithFile(name string, write func(io.Writer) error) SaveOption {
-	return func(c *saveConfig) { c.files[name] = write }
-}
 
 // ConfigBytes returns m's config.json with architectures set to the class
 // of m's kind, so from_pretrained builds the class the weights belong to.
@@ -64,33 +45,20 @@ func ConfigBytes(m *layers.Model) ([]byte, error) {
 }
 
 // Save writes m as an HF checkpoint folder dir (config.json,
-// model.safetensors, checksums.json and any WithFile files), atomically:
-// dir afterwards holds the complete new folder or, on error, what it held
-// before. An existing dir is replaced only if it is empty or holds nothing
-// but the files of its checksums.json (a folder Save or the trainer wrote),
-// so a mistyped path cannot wipe unrelated files. Weights are stored as F32 (F16 on request) whatever the model's
-// float type.
+// model.safetensors with metadata {"format": "pt"}, checksums.json),
+// atomically: dir afterwards holds the complete new folder or, on error, what
+// it held before. An existing dir is replaced only if it is empty or holds
+// nothing but the files of its checksums.json (a folder Save or the trainer
+// wrote), so a mistyped path cannot wipe unrelated files. Weights are stored
+// as F32 (F16 on request) whatever the model's float type.
 func Save(dir string, m *layers.Model, opts ...SaveOption) error {
 	if m == nil || m.Params == nil {
 		return fmt.Errorf("hf: save %s: nil model", dir)
 	}
-	sc := saveConfig{metadata: map[string]string{"format": "pt"}, files: map[string]func(io.Writer) error{}}
+	var sc saveConfig
 	for _, o := range opts {
 		o(&sc)
 	}
-	for _, reserved := range []string{ConfigFile, WeightsFile, checkpoints.ChecksumsFile} {
-		if _, ok := sc.files[reserved]; ok {
-			return fmt.Errorf("hf: save %s: extra file %s would replace the checkpoint's own", dir, reserved)
-		}
-	}
-	// checkpoints.WriteFolder loops forever on a bare relative name such as
-	// "out" (os.MkdirTemp returns "./.out.tmp-*", which its directory walk
-	// never reaches again); an absolute path avoids that.
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("hf: save %s: %w", dir, err)
-	}
-	dir = abs
 	if err := replaceable(dir); err != nil {
 		return err
 	}
@@ -102,16 +70,14 @@ func Save(dir string, m *layers.Model, opts ...SaveOption) error {
 	if sc.f16 {
 		dtype = "F16"
 	}
-	enc, err := checkpoints.EncodeSafetensorsHeader(m.Params.Tensors(), sc.metadata, dtype, "format")
+	// transformers refuses safetensors files without "format": "pt".
+	enc, err := checkpoints.EncodeSafetensorsHeader(m.Params.Tensors(), map[string]string{"format": "pt"}, dtype)
 	if err != nil {
 		return fmt.Errorf("hf: save %s: %w", dir, err)
 	}
 	files := map[string]func(io.Writer) error{
 		ConfigFile:  func(w io.Writer) error { _, err := io.Copy(w, bytes.NewReader(cfg)); return err },
 		WeightsFile: enc.Encode,
-	}
-	for k, v := range sc.files {
-		files[k] = v
 	}
 	if err := checkpoints.WriteFolder(dir, files); err != nil {
 		return fmt.Errorf("hf: save: %w", err)

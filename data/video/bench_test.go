@@ -12,10 +12,11 @@ func BenchmarkProcess224(b *testing.B) {
 	f := Frame{H: 480, W: 640, Pix: make([]uint8, 480*640*3)}
 	rand.New(rand.NewSource(1)).Read(f.Pix)
 	p := DefaultProcessorConfig()
+	frames := []Frame{f}
 	b.SetBytes(int64(len(f.Pix)))
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if _, err := p.Process(f); err != nil {
+		if _, _, err := p.Video(frames, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -32,8 +32,8 @@ var DecodeTimeout = 5 * time.Minute
 // stderrTail is how much of ffmpeg's diagnostics an error message keeps.
 const stderrTail = 600
 
-// Stream describes the streams of a media file that Decode uses.
-type Stream struct {
+// stream describes the streams of a media file that Decode uses.
+type stream struct {
 	Width, Height int     // frame size after applying rotation metadata
 	Frames        int     // video packets counted by ffprobe (= frames for ordinary files)
 	Duration      float64 // seconds, 0 if unknown
@@ -100,20 +100,10 @@ func tail(b []byte) string {
 	return s
 }
 
-// Probe runs ffprobe on a file and reports its video/audio streams. The
+// probe runs ffprobe on a file and reports its video/audio streams. The
 // frame count comes from counting packets (demuxing only, no decoding), which
 // works for containers that do not store a frame count (webm, mkv).
-func Probe(path string) (*Stream, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), DecodeTimeout)
-	defer cancel()
-	_, ffprobe, err := tools()
-	if err != nil {
-		return nil, err
-	}
-	return probe(ctx, ffprobe, path)
-}
-
-func probe(ctx context.Context, ffprobe, path string) (*Stream, error) {
+func probe(ctx context.Context, ffprobe, path string) (*stream, error) {
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	} else if st.IsDir() {
@@ -133,7 +123,7 @@ func probe(ctx context.Context, ffprobe, path string) (*Stream, error) {
 	if err := json.Unmarshal(stdout.Bytes(), &pj); err != nil {
 		return nil, fmt.Errorf("video: %s: cannot parse ffprobe output: %w", path, err)
 	}
-	s := &Stream{videoIndex: -1, audioIndex: -1}
+	s := &stream{videoIndex: -1, audioIndex: -1}
 	for _, st := range pj.Streams {
 		switch st.CodecType {
 		case "video":

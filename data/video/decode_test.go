@@ -1,6 +1,7 @@
 package video
 
 import (
+	"context"
 	"errors"
 	"math"
 	"os"
@@ -207,12 +208,16 @@ func TestDecodeContainers(t *testing.T) {
 			vargs := append([]string{"-c:v", c.vcodec}, c.extra...)
 			makeClip(t, path, vargs, []string{"-c:a", c.acodec})
 
-			st, err := Probe(path)
+			_, ffprobe, err := tools()
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := probe(context.Background(), ffprobe, path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if st.Frames != testFrames || st.Width != testW || st.Height != testH || !st.HasAudio {
-				t.Fatalf("Probe = %+v, want %d frames of %dx%d with audio", *st, testFrames, testW, testH)
+				t.Fatalf("probe = %+v, want %d frames of %dx%d with audio", *st, testFrames, testW, testH)
 			}
 
 			frames, audio, err := Decode(path, want, testAudioRate, true)

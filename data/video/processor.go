@@ -86,23 +86,10 @@ func (p ProcessorConfig) lut() [3][256]float32 {
 	return t
 }
 
-// Process turns one frame into normalised channel-first floats (3, CropH,
-// CropW) flattened: shortest-edge Pillow-bilinear resize, center crop (top =
-// (h−CropH)//2; zero-padded, i.e. −1 after normalising, where the image is
-// smaller than the crop), rescale and normalise.
-func (p ProcessorConfig) Process(f Frame) ([]float32, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	out := make([]float32, 3*p.CropH*p.CropW)
-	t := p.lut()
-	if err := p.processInto(out, f, &t); err != nil {
-		return nil, fmt.Errorf("video: %w", err)
-	}
-	return out, nil
-}
-
-// processInto writes one processed frame into out (len 3*CropH*CropW).
+// processInto writes one frame into out as normalised channel-first floats
+// (3, CropH, CropW) flattened: shortest-edge Pillow-bilinear resize, center
+// crop (top = (h−CropH)//2; zero-padded, i.e. −1 after normalising, where the
+// image is smaller than the crop), rescale and normalise.
 func (p ProcessorConfig) processInto(out []float32, f Frame, t *[3][256]float32) error {
 	if err := f.check(); err != nil {
 		return err
@@ -171,8 +158,10 @@ func SampleIndices(total, n int) []int {
 }
 
 // Video processes one clip: clips longer than NumFrames are first sampled
-// with SampleIndices (the reference raises instead), then every frame goes
-// through Process. values is (T,3,CropH,CropW) flattened and mask has
+// with SampleIndices (the reference raises instead), then every frame is
+// resized, center-cropped, rescaled and normalised as the reference does
+// (zero-padded, i.e. −1 after normalising, where a frame is smaller than the
+// crop). values is (T,3,CropH,CropW) flattened and mask has
 // PatchesPerFrame ones per real frame, where T = max(frames used, padTo);
 // padding frames are all zeros with mask 0 (the reference only pads the
 // mask). padTo = 0 means no padding; a padTo below the number of frames used

@@ -116,7 +116,7 @@ func TestProcessCropAndPad(t *testing.T) {
 	for x := 0; x < 8; x++ {
 		f.Pix[(0*8+x)*3] = uint8(x) // mark columns in the red channel of row 0
 	}
-	out, err := p.Process(f)
+	out, _, err := p.Video([]Frame{f}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +216,7 @@ func TestVideoPadAndSample(t *testing.T) {
 	}
 	q = p
 	q.Std[1] = 0
-	if _, err := q.Process(frames[0]); err == nil {
+	if _, _, err := q.Video(frames[:1], 0); err == nil {
 		t.Error("zero std: no error")
 	}
 }
