@@ -357,3 +357,21 @@ func TestSgemmNoAllocs(t *testing.T) {
 		}
 	}
 }
+
+func TestPackCopy(t *testing.T) {
+	rng := rand.New(rand.NewSource(8))
+	for i := 0; i < 100; i++ {
+		rows, w := rng.Intn(20), []int{1, 3, 8, 16, 24, 32, 40}[rng.Intn(7)]
+		lds := w + rng.Intn(5)
+		src := fill(rng, rows+1, lds, lds)
+		want := make([]float32, rows*w+3)
+		got := make([]float32, len(want))
+		packCopyGo(src, lds, rows, w, want)
+		packCopy(src, lds, rows, w, got)
+		for j := range want {
+			if got[j] != want[j] {
+				t.Fatalf("rows=%d w=%d lds=%d: dst[%d] = %v, want %v", rows, w, lds, j, got[j], want[j])
+			}
+		}
+	}
+}

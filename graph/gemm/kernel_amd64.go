@@ -55,7 +55,26 @@ func available() []*kernel {
 //go:noescape
 func transpose8(src *float32, lds int, dst *float32, ldd int, ncols int)
 
+// copyRows copies rows rows of nv*8 floats, row stride lds, to dst packed (AVX).
+//
+//go:noescape
+func copyRows(src *float32, lds int, dst *float32, rows int, nv int)
+
 var hasAVX = cpu.X86.HasAVX
+
+// packCopy sets dst[r*w+c] = src[r*lds+c] for r < rows, c < w.
+func packCopy(src []float32, lds, rows, w int, dst []float32) {
+	if rows == 0 {
+		return
+	}
+	if !hasAVX || w%8 != 0 {
+		packCopyGo(src, lds, rows, w, dst)
+		return
+	}
+	_ = src[(rows-1)*lds+w-1]
+	_ = dst[rows*w-1]
+	copyRows(&src[0], lds, &dst[0], rows, w/8)
+}
 
 // packTransposed sets dst[c*ldd+r] = src[(r0+r)*lds+c0+c] for r < nrows,
 // c < ncols, eight rows at a time with AVX.

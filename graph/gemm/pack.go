@@ -79,9 +79,7 @@ func packB(trans bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) 
 		if !trans {
 			src := b[p0*ldb+j0+jp:]
 			if w == nr {
-				for p := 0; p < kc; p++ {
-					copy(panel[p*nr:p*nr+nr], src[p*ldb:p*ldb+nr])
-				}
+				packCopy(src, ldb, kc, nr, panel)
 			} else {
 				for p := 0; p < kc; p++ {
 					row := panel[p*nr : p*nr+nr]
@@ -126,5 +124,12 @@ func packTransposedGo(src []float32, lds, r0, nrows, c0, ncols int, dst []float3
 		for c, v := range src[base : base+ncols] {
 			dst[c*ldd+r] = v
 		}
+	}
+}
+
+// packCopyGo sets dst[r*w+c] = src[r*lds+c] for r < rows, c < w.
+func packCopyGo(src []float32, lds, rows, w int, dst []float32) {
+	for r := 0; r < rows; r++ {
+		copy(dst[r*w:r*w+w], src[r*lds:r*lds+w])
 	}
 }

@@ -53,3 +53,66 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// func copyRows(src *float32, lds int, dst *float32, rows int, nv int)
+//
+// Copies rows rows of nv*8 floats from src (row stride lds floats) to dst,
+// packed contiguously: the packing of a non-transposed B panel.
+TEXT ·copyRows(SB), NOSPLIT, $0-40
+	MOVQ src+0(FP), SI
+	MOVQ lds+8(FP), BX
+	MOVQ dst+16(FP), DI
+	MOVQ rows+24(FP), CX
+	MOVQ nv+32(FP), DX
+	SHLQ $2, BX
+	TESTQ CX, CX
+	JZ   crdone
+	CMPQ DX, $4
+	JEQ  cr4
+	CMPQ DX, $2
+	JEQ  cr2
+
+crrow:
+	XORQ AX, AX
+	MOVQ DX, R8
+
+crvec:
+	VMOVUPS (SI)(AX*1), Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	ADDQ    $32, AX
+	DECQ    R8
+	JNZ     crvec
+	ADDQ    AX, DI
+	ADDQ    BX, SI
+	DECQ    CX
+	JNZ     crrow
+	JMP     crdone
+
+cr4:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS 64(SI), Y2
+	VMOVUPS 96(SI), Y3
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ    BX, SI
+	ADDQ    $128, DI
+	DECQ    CX
+	JNZ     cr4
+	JMP     crdone
+
+cr2:
+	VMOVUPS (SI), Y0
+	VMOVUPS 32(SI), Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ    BX, SI
+	ADDQ    $64, DI
+	DECQ    CX
+	JNZ     cr2
+
+crdone:
+	VZEROUPPER
+	RET
