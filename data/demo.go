@@ -2,7 +2,6 @@ package data
 
 import (
 	"bufio"
-	"encoding/binary"
 	"fmt"
 	"image"
 	"image/png"
@@ -10,6 +9,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+
+	"github.com/tvlt-go/tvlt/data/audio"
 )
 
 // DemoOptions sizes the synthetic audio-visual set; zero fields take the defaults.
@@ -289,28 +290,17 @@ func writePNG(path string, img image.Image, enc *png.Encoder) error {
 	return nil
 }
 
-// writeWAV16 writes mono 16-bit PCM; it keeps the demo generator free of other packages.
+// writeWAV16 writes x as mono 16-bit PCM with audio.WriteWAV, at the
+// levels the demo has always written: full scale is 32767 (audio.EncodeWAV's
+// is 32768), so each sample is first rounded to its 16-bit step and passed
+// as that step over 32768, which the encoder maps back exactly. The files
+// stay bit-identical to the generator's earlier ones (same seed, same files).
 func writeWAV16(path string, x []float32, rate int) error {
-	dataLen := uint32(2 * len(x))
-	b := make([]byte, 44+2*len(x))
-	copy(b[0:], "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], 36+dataLen)
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(b[22:], 1) // mono
-	binary.LittleEndian.PutUint32(b[24:], uint32(rate))
-	binary.LittleEndian.PutUint32(b[28:], uint32(rate*2))
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], dataLen)
+	steps := make([]float32, len(x))
 	for i, v := range x {
-		s := math.Round(float64(v) * 32767)
-		s = math.Max(-32768, math.Min(32767, s))
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(int16(s)))
+		steps[i] = float32(math.Round(float64(v)*32767) / 32768)
 	}
-	if err := os.WriteFile(path, b, 0o644); err != nil {
+	if err := audio.WriteWAV(path, &audio.Clip{Channels: [][]float32{steps}, Rate: rate}, audio.PCM16); err != nil {
 		return fmt.Errorf("data: demo: %w", err)
 	}
 	return nil

@@ -18,7 +18,7 @@ type FeatureConfig struct {
 	SamplingRate            int     // rate the waveform is assumed to have (44100)
 	HopLengthToSamplingRate int     // hop = SamplingRate / this (86 -> 512)
 	NFFT                    int     // FFT and window length (2048)
-	PaddingValue            float32 // value of padded time rows in Batch (0)
+	PaddingValue            float32 // value of padded time rows in batch (0)
 	// MelMaxHz is the top edge of the mel filter bank; 0 means 22050 Hz,
 	// which the reference hard-codes whatever SamplingRate is.
 	MelMaxHz float64
@@ -90,8 +90,8 @@ type Extractor struct {
 	cfg    FeatureConfig
 	hop    int
 	nBins  int
-	window []float64
-	mel    []float64 // (FeatureSize, nBins) row-major
+	window []float64 // analysis window: periodic Hann, NFFT long
+	mel    []float64 // mel filters: (FeatureSize, nBins) row-major
 	// melLo/melHi bound each filter's non-zero bins, so the projection skips
 	// the zeros (adding exact zeros would not change the sums).
 	melLo, melHi []int
@@ -151,15 +151,9 @@ func NewExtractor(cfg FeatureConfig) (*Extractor, error) {
 // Config returns the settings the extractor was built with.
 func (e *Extractor) Config() FeatureConfig { return e.cfg }
 
-// Window returns a copy of the analysis window (periodic Hann, NFFT long).
-func (e *Extractor) Window() []float64 { return append([]float64(nil), e.window...) }
-
-// MelFilters returns a copy of the (FeatureSize, NFFT/2+1) filter matrix, row-major.
-func (e *Extractor) MelFilters() []float64 { return append([]float64(nil), e.mel...) }
-
-// NumFrames is the number of time rows Features returns for n samples
+// numFrames is the number of time rows Features returns for n samples
 // (floor(n/hop), capped at SpectrogramLength).
-func (e *Extractor) NumFrames(n int) int {
+func (e *Extractor) numFrames(n int) int {
 	return min(n/e.hop, e.cfg.SpectrogramLength)
 }
 
@@ -298,7 +292,7 @@ func (e *Extractor) Features(wave []float32) (feat []float32, frames int, err er
 		return nil, 0, err
 	}
 	F := e.cfg.FeatureSize
-	frames = min(kept, e.cfg.SpectrogramLength)
+	frames = e.numFrames(len(wave)) // min(kept, SpectrogramLength): kept is len/hop
 	feat = make([]float32, frames*F)
 	for t := 0; t < frames; t++ {
 		row := feat[t*F : (t+1)*F]
@@ -309,12 +303,12 @@ func (e *Extractor) Features(wave []float32) (feat []float32, frames int, err er
 	return feat, frames, nil
 }
 
-// Batch pads clips like the reference: values (B,1,Tpad,F) flattened with Tpad = max ceil(frames/pT)*pT, mask (B, maxPatches) float32.
+// batch pads clips like the reference: values (B,1,Tpad,F) flattened with Tpad = max ceil(frames/pT)*pT, mask (B, maxPatches) float32.
 // The channel axis has NumChannels copies of each clip. Rows beyond a clip's
 // frames hold PaddingValue; a partly filled last time patch still counts as
 // real in the mask, as in the reference. frames[i] is capped at the rows
 // feats[i] actually holds, so inconsistent inputs cannot read out of range.
-func (e *Extractor) Batch(feats [][]float32, frames []int) (values []float32, shape [4]int, mask []float32, maskShape [2]int) {
+func (e *Extractor) batch(feats [][]float32, frames []int) (values []float32, shape [4]int, mask []float32, maskShape [2]int) {
 	F, pT := e.cfg.FeatureSize, e.cfg.PatchSize[0]
 	freqPatches := F / e.cfg.PatchSize[1]
 	B, C := len(feats), e.cfg.NumChannels

@@ -166,9 +166,9 @@ func TestGoldenFeatureExtractor(t *testing.T) {
 			}
 
 			if key := fmt.Sprintf("window_hann_%d", cfg.NFFT); arrays[key] != nil {
-				check(key, e.Window(), []int{cfg.NFFT}, 1e-12, 0)
+				check(key, e.window, []int{cfg.NFFT}, 1e-12, 0)
 			}
-			check(set+"/mel_filters", e.MelFilters(), []int{cfg.FeatureSize, cfg.NFFT/2 + 1}, 1e-4, 1e-6)
+			check(set+"/mel_filters", e.mel, []int{cfg.FeatureSize, cfg.NFFT/2 + 1}, 1e-4, 1e-6)
 
 			power, frames, err := e.MelPower(waves[0])
 			if err != nil {
@@ -189,7 +189,7 @@ func TestGoldenFeatureExtractor(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			vals, shape, mask, maskShape := e.Batch(feats, nFrames)
+			vals, shape, mask, maskShape := e.batch(feats, nFrames)
 			check(set+"/audio_values", f32to64(vals), shape[:], 1e-4, 0)
 			check(set+"/audio_mask", f32to64(mask), maskShape[:], 0, 0)
 		})
@@ -209,7 +209,7 @@ func TestBatchMaskExample(t *testing.T) {
 	for i := range b {
 		b[i] = -0.25
 	}
-	vals, shape, mask, ms := e.Batch([][]float32{a, b}, []int{129, 68})
+	vals, shape, mask, ms := e.batch([][]float32{a, b}, []int{129, 68})
 	if shape != [4]int{2, 1, 144, 128} || ms != [2]int{2, 72} {
 		t.Fatalf("shape %v mask %v, want [2 1 144 128] [2 72]", shape, ms)
 	}
@@ -239,7 +239,7 @@ func TestBatchMaskExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, shape, _, _ = e2.Batch([][]float32{b}, []int{68})
+	vals, shape, _, _ = e2.batch([][]float32{b}, []int{68})
 	if shape != [4]int{1, 2, 80, 128} {
 		t.Fatalf("shape %v, want [1 2 80 128]", shape)
 	}
@@ -264,7 +264,7 @@ func TestFeaturesShapesAndErrors(t *testing.T) {
 		if err != nil {
 			t.Fatalf("n=%d: %v", c.n, err)
 		}
-		if frames != c.frames || len(feat) != frames*128 || e.NumFrames(c.n) != c.frames {
+		if frames != c.frames || len(feat) != frames*128 || e.numFrames(c.n) != c.frames {
 			t.Errorf("n=%d: %d frames (%d values), want %d", c.n, frames, len(feat), c.frames)
 		}
 		for _, v := range feat {
