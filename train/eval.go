@@ -21,6 +21,21 @@ type EvalOptions struct {
 	CacheDir  string
 }
 
+// Model outputs the trainer and the evaluator read besides the losses.
+const (
+	outLogits         = "logits"          // classification / regression head, (B, num_labels)
+	outMatchingLogits = "matching_logits" // matching head, (B, 1)
+)
+
+// data.LoaderOptions.NegativeRatio of pretraining batches: the share of
+// clips whose audio is paired with another clip's video when the model has
+// the matching head, and none otherwise (explicit: the loader's 0 means its
+// own default).
+const (
+	matchingNegatives = 0.5
+	noNegatives       = -1.0
+)
+
 // programs caches one compiled graph per input signature.
 type programs struct {
 	m     *layers.Model
@@ -125,9 +140,9 @@ func Predict(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalO
 }
 
 func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, error) {
-	neg := -1.0
+	neg := noNegatives
 	if pretraining && e.m.Config.TaskMatching && len(clips) > 1 {
-		neg = 0.5
+		neg = matchingNegatives
 	}
 	l, err := data.NewLoader(clips, e.m.Config, data.LoaderOptions{
 		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
@@ -196,19 +211,14 @@ func labelOf(l data.Label) any {
 	return nil
 }
 
-func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
-	l, err := e.loader(clips, false)
+// forEach runs every batch of clips (an epoch-0 pass of the eval loader)
+// through the inference program and hands fn the batch and the outputs.
+func (e *evaluator) forEach(ctx context.Context, clips []data.Clip, pretraining bool, fn func(*data.Batch, *layers.Result) error) error {
+	l, err := e.loader(clips, pretraining)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	c := e.m.Config
-	reg := c.LossType == "regression"
-	var lossSum float64
-	var n int
-	var predC, labC []int
-	var predR, labR []float64
-	var preds []Prediction
-	err = batches(ctx, l, func(b *data.Batch) error {
+	return batches(ctx, l, func(b *data.Batch) error {
 		lb, err := toLayers(b, e.m)
 		if err != nil {
 			return err
@@ -217,10 +227,36 @@ func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool
 		if err != nil {
 			return err
 		}
+		return fn(b, res)
+	})
+}
+
+// addLosses adds loss·mul/div to sums for each of LossKeys that res holds.
+func addLosses(sums map[string]float64, res *layers.Result, mul, div float64) {
+	for _, k := range LossKeys {
+		if _, ok := res.Outputs[k]; ok {
+			sums[k] += res.Scalar(k) * mul / div
+		}
+	}
+}
+
+// matched says whether a matching logit agrees with its pair label (1 =
+// the audio and video belong together).
+func matched(logit float64, label float32) bool { return (logit > 0) == (label == 1) }
+
+func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
+	c := e.m.Config
+	reg := c.LossType == "regression"
+	var lossSum float64
+	var n int
+	var predC, labC []int
+	var predR, labR []float64
+	var preds []Prediction
+	err := e.forEach(ctx, clips, false, func(b *data.Batch, res *layers.Result) error {
 		B := b.Size()
-		lossSum += res.Scalar("loss") * float64(B)
+		lossSum += res.Scalar(MetricLoss) * float64(B)
 		n += B
-		logits := res.Outputs["logits"].Data().([]float64)
+		logits := res.Outputs[outLogits].Data().([]float64)
 		k := c.NumLabels
 		for i := 0; i < B; i++ {
 			row := append([]float64(nil), logits[i*k:(i+1)*k]...)
@@ -254,14 +290,14 @@ func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool
 	if err != nil {
 		return nil, nil, err
 	}
-	met := map[string]float64{"loss": lossSum / float64(n)}
+	met := map[string]float64{MetricLoss: lossSum / float64(n)}
 	if reg {
-		met["mae"], _ = MeanAbsError(predR, labR)
-		met["pearson"], _ = Pearson(predR, labR)
-		met["binary_accuracy"], met["binary_accuracy_with_zero"], _ = BinaryAccuracyBySign(predR, labR)
+		met[MetricMAE], _ = MeanAbsError(predR, labR)
+		met[MetricPearson], _ = Pearson(predR, labR)
+		met[MetricBinaryAccuracy], met[MetricBinaryAccuracyWithZero], _ = BinaryAccuracyBySign(predR, labR)
 	} else {
-		met["accuracy"], _ = Accuracy(predC, labC)
-		met["macro_f1"], _ = MacroF1(predC, labC)
+		met[MetricAccuracy], _ = Accuracy(predC, labC)
+		met[MetricMacroF1], _ = MacroF1(predC, labC)
 	}
 	return met, preds, nil
 }
@@ -274,34 +310,18 @@ func b0(b bool) int {
 }
 
 func (e *evaluator) pretrain(ctx context.Context, clips []data.Clip, keep bool) (map[string]float64, []Prediction, error) {
-	l, err := e.loader(clips, true)
-	if err != nil {
-		return nil, nil, err
-	}
 	sums := map[string]float64{}
 	var n, right, pairs int
 	var preds []Prediction
-	err = batches(ctx, l, func(b *data.Batch) error {
-		lb, err := toLayers(b, e.m)
-		if err != nil {
-			return err
-		}
-		_, res, err := e.progs.run(lb)
-		if err != nil {
-			return err
-		}
+	err := e.forEach(ctx, clips, true, func(b *data.Batch, res *layers.Result) error {
 		B := b.Size()
 		n += B
-		for _, k := range []string{"loss", "pixel_mae_loss", "audio_mae_loss", "matching_loss"} {
-			if _, ok := res.Outputs[k]; ok {
-				sums[k] += res.Scalar(k) * float64(B)
-			}
-		}
-		if t, ok := res.Outputs["matching_logits"]; ok {
+		addLosses(sums, res, float64(B), 1)
+		if t, ok := res.Outputs[outMatchingLogits]; ok {
 			logits := t.Data().([]float64)
 			for i := 0; i < B; i++ {
 				match := logits[i] > 0
-				if match == (b.MatchingLabels[i] == 1) {
+				if matched(logits[i], b.MatchingLabels[i]) {
 					right++
 				}
 				pairs++
@@ -325,7 +345,7 @@ func (e *evaluator) pretrain(ctx context.Context, clips []data.Clip, keep bool) 
 		met[k] = v / float64(n)
 	}
 	if pairs > 0 {
-		met["matching_accuracy"] = float64(right) / float64(pairs)
+		met[MetricMatchingAccuracy] = float64(right) / float64(pairs)
 	}
 	return met, preds, nil
 }
@@ -401,25 +421,25 @@ func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool)
 		if err != nil {
 			return nil, nil, err
 		}
-		logits := res.Outputs["matching_logits"].Data().([]float64)
+		logits := res.Outputs[outMatchingLogits].Data().([]float64)
 		for r := 0; r < B && start+r < total; r++ {
 			k := start + r
 			score[k/N][k%N] = logits[r]
 		}
 	}
-	a2v, err := RecallAtK(score, []int{1, 5, 10})
+	a2v, err := RecallAtK(score, recallKs)
 	if err != nil {
 		return nil, nil, err
 	}
-	v2a, _ := RecallAtK(transpose(score), []int{1, 5, 10})
+	v2a, _ := RecallAtK(transpose(score), recallKs)
 	met := map[string]float64{}
 	mean := 0.0
-	for _, k := range []int{1, 5, 10} {
-		met[fmt.Sprintf("a2v_r%d", k)] = a2v[k]
-		met[fmt.Sprintf("v2a_r%d", k)] = v2a[k]
+	for _, k := range recallKs {
+		met[recallMetric(metricAudioToVideo, k)] = a2v[k]
+		met[recallMetric(metricVideoToAudio, k)] = v2a[k]
 		mean += a2v[k] + v2a[k]
 	}
-	met["recall_mean"] = mean / 6
+	met[MetricRecallMean] = mean / float64(2*len(recallKs))
 	var pos, neg, npos, nneg float64
 	for i := range score {
 		for j, s := range score[i] {
@@ -436,11 +456,11 @@ func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool)
 			}
 		}
 	}
-	met["pair_accuracy"] = 0.5 * pos / npos
+	met[MetricPairAccuracy] = 0.5 * pos / npos
 	if nneg > 0 {
-		met["pair_accuracy"] += 0.5 * neg / nneg
+		met[MetricPairAccuracy] += 0.5 * neg / nneg
 	} else {
-		met["pair_accuracy"] *= 2
+		met[MetricPairAccuracy] *= 2
 	}
 	var preds []Prediction
 	if keep {

@@ -30,6 +30,12 @@ type Record struct {
 	Values  map[string]float64 `json:"-"`
 }
 
+// Record types.
+const (
+	RecordTrain = "train"
+	RecordEval  = "eval"
+)
+
 // MarshalJSON flattens Values into the record object.
 func (r Record) MarshalJSON() ([]byte, error) {
 	m := map[string]interface{}{"type": r.Type, "step": r.Step, "epoch": r.Epoch, "time": r.Time, "elapsed_s": r.Elapsed}
@@ -179,21 +185,20 @@ func (l *logger) record(r Record) error {
 
 // step reports a logged training step.
 func (l *logger) step(step, total, epoch int, v map[string]float64) error {
-	keys := []string{"loss", "matching_loss", "pixel_mae_loss", "audio_mae_loss"}
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range LossKeys {
 		if x, ok := v[k]; ok {
 			fmt.Fprintf(&b, " %s %.4f", strings.TrimSuffix(k, "_loss"), x)
 		}
 	}
-	fmt.Fprintf(&b, " lr %.2e samples/s %.1f", v["lr"], v["samples_per_s"])
+	fmt.Fprintf(&b, " lr %.2e samples/s %.1f", v[StatLR], v[StatSamplesPerSec])
 	if l.bar != nil {
 		l.bar.Set("info", strings.TrimSpace(b.String()))
 		l.bar.SetCurrent(int64(step))
 	} else {
 		fmt.Fprintf(l.w, "step %d/%d epoch %d%s\n", step, total, epoch, b.String())
 	}
-	return l.record(Record{Type: "train", Step: step, Epoch: epoch, Values: v})
+	return l.record(Record{Type: RecordTrain, Step: step, Epoch: epoch, Values: v})
 }
 
 // eval reports an evaluation.
@@ -203,7 +208,7 @@ func (l *logger) eval(step, epoch int, split string, v map[string]float64) error
 		fmt.Fprintf(&b, " %s %.4f", k, v[k])
 	}
 	l.printf("eval step %d (%s):%s\n", step, split, b.String())
-	return l.record(Record{Type: "eval", Step: step, Epoch: epoch, Split: split, Values: v})
+	return l.record(Record{Type: RecordEval, Step: step, Epoch: epoch, Split: split, Values: v})
 }
 
 // printf writes a line above the bar (or plainly).

@@ -6,6 +6,70 @@ import (
 	"sort"
 )
 
+// Names of the values a run reports: the keys of metrics.jsonl records,
+// Summary.Train/Eval, trainer_state.json and Evaluate's map. The losses
+// are also the names of the model outputs they are read from.
+const (
+	MetricLoss             = "loss"           // total loss (every task)
+	MetricMatchingLoss     = "matching_loss"  // pretraining: audio-video matching BCE
+	MetricPixelMAELoss     = "pixel_mae_loss" // pretraining: MSE on removed video patches
+	MetricAudioMAELoss     = "audio_mae_loss" // pretraining: MSE on removed audio patches
+	MetricMatchingAccuracy = "matching_accuracy"
+
+	MetricAccuracy               = "accuracy" // classification
+	MetricMacroF1                = "macro_f1"
+	MetricMAE                    = "mae" // regression
+	MetricPearson                = "pearson"
+	MetricBinaryAccuracy         = "binary_accuracy"
+	MetricBinaryAccuracyWithZero = "binary_accuracy_with_zero"
+	MetricRecallMean             = "recall_mean" // retrieval: mean of the six recalls
+	MetricPairAccuracy           = "pair_accuracy"
+
+	// Training bookkeeping, logged with the losses but not model quality.
+	StatLR            = "lr"
+	StatGradNorm      = "grad_norm" // before clipping
+	StatSamplesPerSec = "samples_per_s"
+)
+
+// LossKeys are the losses a training step or a pretraining evaluation can
+// report, in the order they are printed and plotted: the total first, then
+// matching, pixel MAE and audio MAE.
+var LossKeys = []string{MetricLoss, MetricMatchingLoss, MetricPixelMAELoss, MetricAudioMAELoss}
+
+// TrainStats are the bookkeeping values of training records.
+var TrainStats = []string{StatLR, StatGradNorm, StatSamplesPerSec}
+
+// Directions of the retrieval recalls: audio query against every video,
+// video query against every audio.
+const metricAudioToVideo, metricVideoToAudio = "a2v", "v2a"
+
+// recallKs are the k of the retrieval recalls a2v_r<k> and v2a_r<k>.
+var recallKs = []int{1, 5, 10}
+
+// recallMetric names the Recall@k of one direction (metricAudioToVideo or
+// metricVideoToAudio): "a2v_r1".
+func recallMetric(dir string, k int) string { return fmt.Sprintf("%s_r%d", dir, k) }
+
+// EvalMetrics lists the metrics Evaluate can report for a task (a
+// pretraining model reports the losses of the objectives it has).
+func EvalMetrics(t Task) []string {
+	switch t {
+	case TaskClassification:
+		return []string{MetricLoss, MetricAccuracy, MetricMacroF1}
+	case TaskRegression:
+		return []string{MetricLoss, MetricMAE, MetricPearson, MetricBinaryAccuracy, MetricBinaryAccuracyWithZero}
+	case TaskRetrieval:
+		var out []string
+		for _, dir := range []string{metricAudioToVideo, metricVideoToAudio} {
+			for _, k := range recallKs {
+				out = append(out, recallMetric(dir, k))
+			}
+		}
+		return append(out, MetricRecallMean, MetricPairAccuracy)
+	}
+	return append(append([]string(nil), LossKeys...), MetricMatchingAccuracy)
+}
+
 // Accuracy is the share of predictions equal to their label.
 func Accuracy(pred, label []int) (float64, error) {
 	if len(pred) != len(label) {

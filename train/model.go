@@ -127,12 +127,14 @@ type InitReport struct {
 func (r InitReport) String() string {
 	s := fmt.Sprintf("init from %s: %d loaded, %d fresh, %d ignored", r.Source, len(r.Loaded), len(r.Fresh), len(r.Ignored))
 	if len(r.Fresh) > 0 {
-		s += " (fresh: " + abbreviate(r.Fresh, 4) + ")"
+		s += " (fresh: " + Abbreviate(r.Fresh, 4) + ")"
 	}
 	return s
 }
 
-func abbreviate(names []string, n int) string {
+// Abbreviate joins the first n names and counts the rest:
+// "a, b, ... 3 more".
+func Abbreviate(names []string, n int) string {
 	if len(names) <= n {
 		return strings.Join(names, ", ")
 	}

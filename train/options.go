@@ -3,6 +3,9 @@ package train
 import (
 	"fmt"
 	"io"
+	"math"
+	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/tvlt-go/tvlt/layers"
@@ -64,39 +67,41 @@ const (
 	ProgressPlain
 )
 
-// Options configure a training run. Zero values take the defaults listed.
+// Options configure a training run. Start from DefaultOptions, which holds
+// the defaults in brackets, and set what differs: every field means what it
+// says (0 is 0), and New rejects settings that make no sense (Validate).
 type Options struct {
 	Task Task
 	Out  string // run folder (required)
 
-	Steps     int // optimizer steps; 0 = Epochs × steps per epoch
-	Epochs    int // used when Steps is 0 (default 1)
-	BatchSize int // clips per micro-batch (8)
-	GradAccum int // micro-batches per optimizer step (1)
+	Steps     int // optimizer steps; 0 = Epochs × steps per epoch (0)
+	Epochs    int // epochs when Steps is 0, at least 1 then (1)
+	BatchSize int // clips per micro-batch, at least 1; retrieval at least 2 (8)
+	GradAccum int // micro-batches per optimizer step, at least 1 (1)
 
-	LR          float64 // peak learning rate (1e-4)
-	MinLR       float64 // floor of the decay (0)
-	Warmup      int     // linear warmup steps (0)
-	Schedule    string  // "cosine" (default), "linear" or "constant"
-	WeightDecay float64 // AdamW decoupled decay (0.01; none on biases, norms, embeddings)
-	ClipNorm    float64 // global gradient-norm clip (1.0; negative disables)
-	Seed        uint64  // data order, masks, negatives (model init is the caller's)
+	LR          float64 // peak learning rate, > 0 (1e-4)
+	MinLR       float64 // floor of the decay, in [0, LR] (0)
+	Warmup      int     // linear warmup steps, at most the run's steps (0)
+	Schedule    string  // "cosine", "linear" or "constant" (cosine)
+	WeightDecay float64 // AdamW decoupled decay, >= 0, none on biases, norms, embeddings; 0 = no decay (0.01)
+	ClipNorm    float64 // global gradient-norm clip, >= 0; 0 = no clipping (1)
+	Seed        uint64  // data order, masks, negatives; model init is the caller's (0)
 
-	LogEvery   int    // steps between log lines / metrics.jsonl records (10)
-	EvalEvery  int    // steps between evaluations on the eval clips (0 = at the end only)
-	SaveEvery  int    // steps between checkpoints (0 = at the end only)
-	KeepLast   int    // checkpoints kept besides the best (2)
-	BestMetric string // eval metric selecting the best checkpoint (task default)
+	LogEvery   int    // steps between log lines / metrics.jsonl records; 0 = the last step only (10)
+	EvalEvery  int    // steps between evaluations on the eval clips; 0 = at the end only (0)
+	SaveEvery  int    // steps between checkpoints; 0 = at the end only (0)
+	KeepLast   int    // newest checkpoints kept besides the best, at least 1: --resume continues the newest (2)
+	BestMetric string // eval metric selecting the best checkpoint, one of EvalMetrics(Task) (DefaultMetric(Task))
 
-	FreezeEncoder bool // train only the heads (parameters outside "tvlt.")
-	Resume        bool // continue from the newest checkpoint in Out
+	FreezeEncoder bool // train only the heads (parameters outside "tvlt.") (false)
+	Resume        bool // continue from the newest checkpoint in Out (false)
 
-	EvalBatchSize int    // (BatchSize)
-	Workers       int    // loader goroutines (GOMAXPROCS)
-	CacheDir      string // decoded-feature cache ("" = none)
+	EvalBatchSize int    // clips (retrieval: pairs) per evaluation pass, at least 1 (8, like BatchSize)
+	Workers       int    // loader goroutines, at least 1 (GOMAXPROCS)
+	CacheDir      string // decoded-feature cache; "" = none ("")
 
-	Log      io.Writer // progress bar / log lines (nil: discarded)
-	Progress Progress
+	Log      io.Writer // progress bar / log lines; nil = discarded (nil)
+	Progress Progress  // (ProgressAuto)
 
 	// OnStep runs after every optimizer step (after logging, evaluation and
 	// saving) with the step's training metrics; tests use it to stop a run
@@ -104,78 +109,111 @@ type Options struct {
 	OnStep func(step int, metrics map[string]float64)
 }
 
-func (o *Options) defaults() error {
-	if o.Out == "" {
-		return fmt.Errorf("train: no run folder (Out)")
+// DefaultOptions are the documented defaults of a run of task t; Out must
+// still be set.
+func DefaultOptions(t Task) Options {
+	return Options{
+		Task:          t,
+		Epochs:        1,
+		BatchSize:     8,
+		GradAccum:     1,
+		LR:            1e-4,
+		Schedule:      "cosine",
+		WeightDecay:   0.01,
+		ClipNorm:      1,
+		LogEvery:      10,
+		KeepLast:      2,
+		BestMetric:    DefaultMetric(t),
+		EvalBatchSize: 8,
+		Workers:       runtime.GOMAXPROCS(0),
+		Progress:      ProgressAuto,
 	}
+}
+
+// OptionError is a setting Validate rejects: the Options field, its value
+// and why.
+type OptionError struct {
+	Field  string
+	Value  string // as written in messages: numbers plain, strings quoted
+	Reason string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("train: %s %s: %s", e.Field, e.Value, e.Reason)
+}
+
+// Validate reports the first setting that makes no sense as an
+// *OptionError naming the field.
+func (o *Options) Validate() error {
 	if _, err := ParseTask(string(o.Task)); err != nil {
 		return err
 	}
-	if o.Epochs <= 0 {
-		o.Epochs = 1
+	bad := func(field string, v any, reason string) error {
+		format := "%v"
+		if _, ok := v.(string); ok {
+			format = "%q"
+		}
+		return &OptionError{Field: field, Value: fmt.Sprintf(format, v), Reason: reason}
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 8
-	}
-	if o.GradAccum <= 0 {
-		o.GradAccum = 1
-	}
-	if o.LR == 0 {
-		o.LR = 1e-4
-	}
-	if o.Schedule == "" {
-		o.Schedule = "cosine"
-	}
-	switch o.Schedule {
-	case "cosine", "linear", "constant":
-	default:
-		return fmt.Errorf("train: unknown schedule %q (want cosine, linear or constant)", o.Schedule)
-	}
-	if o.WeightDecay == 0 {
-		o.WeightDecay = 0.01
-	}
-	if o.WeightDecay < 0 {
-		o.WeightDecay = 0
-	}
-	if o.ClipNorm == 0 {
-		o.ClipNorm = 1
-	}
-	if o.LogEvery <= 0 {
-		o.LogEvery = 10
-	}
-	if o.KeepLast <= 0 {
-		o.KeepLast = 2
-	}
-	if o.BestMetric == "" {
-		o.BestMetric = DefaultMetric(o.Task)
-	}
-	if o.EvalBatchSize <= 0 {
-		o.EvalBatchSize = o.BatchSize
-	}
-	if o.Log == nil {
-		o.Log = io.Discard
-	}
-	if o.Task == TaskRetrieval && o.BatchSize < 2 {
-		return fmt.Errorf("train: retrieval needs --batch-size >= 2 (in-batch negatives)")
+	switch {
+	case o.Out == "":
+		return bad("Out", o.Out, "a run folder is required")
+	case o.Steps < 0:
+		return bad("Steps", o.Steps, "must be >= 0 (0: train for whole epochs)")
+	case o.Steps == 0 && o.Epochs < 1:
+		return bad("Epochs", o.Epochs, "must be >= 1 unless a step count is given")
+	case o.BatchSize < 1:
+		return bad("BatchSize", o.BatchSize, "must be >= 1")
+	case o.Task == TaskRetrieval && o.BatchSize < 2:
+		return bad("BatchSize", o.BatchSize, "retrieval needs >= 2 (in-batch negatives)")
+	case o.GradAccum < 1:
+		return bad("GradAccum", o.GradAccum, "must be >= 1")
+	case !(o.LR > 0) || math.IsInf(o.LR, 0):
+		return bad("LR", o.LR, "must be finite and > 0 (a zero learning rate never changes the weights; evaluate the model instead)")
+	case !(o.MinLR >= 0) || o.MinLR > o.LR:
+		return bad("MinLR", o.MinLR, fmt.Sprintf("must be in [0, %v] (at most the peak learning rate)", o.LR))
+	case o.Warmup < 0:
+		return bad("Warmup", o.Warmup, "must be >= 0")
+	case o.Schedule != "cosine" && o.Schedule != "linear" && o.Schedule != "constant":
+		return bad("Schedule", o.Schedule, "want cosine, linear or constant")
+	case !(o.WeightDecay >= 0) || math.IsInf(o.WeightDecay, 0):
+		return bad("WeightDecay", o.WeightDecay, "must be finite and >= 0 (0: no decay)")
+	case !(o.ClipNorm >= 0) || math.IsInf(o.ClipNorm, 0):
+		return bad("ClipNorm", o.ClipNorm, "must be finite and >= 0 (0: no clipping)")
+	case o.LogEvery < 0:
+		return bad("LogEvery", o.LogEvery, "must be >= 0 (0: log the last step only)")
+	case o.EvalEvery < 0:
+		return bad("EvalEvery", o.EvalEvery, "must be >= 0 (0: evaluate at the end only)")
+	case o.SaveEvery < 0:
+		return bad("SaveEvery", o.SaveEvery, "must be >= 0 (0: save at the end only)")
+	case o.KeepLast < 1:
+		return bad("KeepLast", o.KeepLast, "must be >= 1 (the newest checkpoint is the one a resume continues; the best is kept besides)")
+	case !slices.Contains(EvalMetrics(o.Task), o.BestMetric):
+		return bad("BestMetric", o.BestMetric, fmt.Sprintf("%s evaluation reports %s", o.Task, strings.Join(EvalMetrics(o.Task), ", ")))
+	case o.EvalBatchSize < 1:
+		return bad("EvalBatchSize", o.EvalBatchSize, "must be >= 1")
+	case o.Workers < 1:
+		return bad("Workers", o.Workers, "must be >= 1")
 	}
 	return nil
 }
 
-// DefaultMetric is the eval metric that selects the best checkpoint.
+// DefaultMetric is the eval metric that selects the best checkpoint unless
+// Options.BestMetric names another.
 func DefaultMetric(t Task) string {
 	switch t {
 	case TaskClassification:
-		return "accuracy"
+		return MetricAccuracy
 	case TaskRegression:
-		return "mae"
+		return MetricMAE
 	case TaskRetrieval:
-		return "recall_mean"
+		return MetricRecallMean
 	}
-	return "loss"
+	return MetricLoss
 }
 
 // HigherIsBetter says which way a metric improves: losses and errors go
 // down, everything else (accuracy, F1, correlation, recall) up.
 func HigherIsBetter(metric string) bool {
-	return !(metric == "mae" || strings.HasSuffix(metric, "loss"))
+	return !(metric == MetricMAE || strings.HasSuffix(metric, MetricLoss))
 }

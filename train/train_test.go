@@ -91,8 +91,10 @@ func sameBits(t *testing.T, a, b map[string][]float32) {
 }
 
 func pretrainOpts(out string) Options {
-	return Options{Task: TaskPretrain, Out: out, Steps: 6, BatchSize: 4, LR: 1e-3, Warmup: 2,
-		LogEvery: 2, SaveEvery: 2, KeepLast: 2, Seed: 11, Progress: ProgressPlain}
+	o := DefaultOptions(TaskPretrain)
+	o.Out, o.Steps, o.BatchSize, o.EvalBatchSize, o.LR, o.Warmup = out, 6, 4, 4, 1e-3, 2
+	o.LogEvery, o.SaveEvery, o.KeepLast, o.Seed, o.Progress = 2, 2, 2, 11, ProgressPlain
+	return o
 }
 
 // TestExactResume: 2N steps straight equal N steps, an interruption

@@ -65,9 +65,15 @@ type Summary struct {
 // New prepares a run: m is the model to train (fresh, or initialised with
 // InitFrom), trainClips the training split and evalClips (may be empty) the
 // split evaluated every EvalEvery steps and at the end.
+//
+// New validates opts (Options.Validate) and uses them as given (a nil Log
+// discards): start from DefaultOptions.
 func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Trainer, error) {
-	if err := opts.defaults(); err != nil {
+	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
 	}
 	if want := opts.Task.Kind(); m.Kind != want {
 		return nil, fmt.Errorf("train: task %s trains a %s, got a %s model", opts.Task, want, m.Kind)
@@ -111,10 +117,10 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 }
 
 func (t *Trainer) loader() (*data.Loader, error) {
-	neg := -1.0
+	neg := noNegatives
 	pre := t.opts.Task == TaskPretrain
 	if pre && t.m.Config.TaskMatching {
-		neg = 0.5
+		neg = matchingNegatives
 	}
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
@@ -224,9 +230,9 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 		t.state.Samples += samples
 		window.add(vals, samples)
 		step := t.state.Step
-		if step%o.LogEvery == 0 || step == total {
+		if (o.LogEvery > 0 && step%o.LogEvery == 0) || step == total {
 			v := window.flush()
-			v["lr"] = lr
+			v[StatLR] = lr
 			t.state.Train = v
 			if err := t.log.step(step, total, t.state.Epoch, v); err != nil {
 				return nil, err
@@ -290,24 +296,20 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 		if err != nil {
 			return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
 		}
-		loss := res.Scalar("loss")
+		loss := res.Scalar(MetricLoss)
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return nil, 0, t.nonFinite("loss", loss)
 		}
-		for _, k := range []string{"loss", "pixel_mae_loss", "audio_mae_loss", "matching_loss"} {
-			if _, ok := res.Outputs[k]; ok {
-				vals[k] += res.Scalar(k) / float64(t.opts.GradAccum)
-			}
-		}
-		if tl, ok := res.Outputs["matching_logits"]; ok && lb.MatchingLabels != nil {
+		addLosses(vals, res, 1, float64(t.opts.GradAccum))
+		if tl, ok := res.Outputs[outMatchingLogits]; ok && lb.MatchingLabels != nil {
 			logits, labels := tl.Data().([]float64), lb.MatchingLabels.Data().([]float32)
 			right := 0
 			for i, x := range logits {
-				if (x > 0) == (labels[i] == 1) {
+				if matched(x, labels[i]) {
 					right++
 				}
 			}
-			vals["matching_accuracy"] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
+			vals[MetricMatchingAccuracy] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
 		}
 		grads, err := prog.Grads()
 		if err != nil {
@@ -338,15 +340,11 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 			return nil, 0, fmt.Errorf("train: %w", err)
 		}
 	}
-	clip := t.opts.ClipNorm
-	if clip < 0 {
-		clip = 0
-	}
-	norm := optim.ClipGradNorm(t.params, clip)
+	norm := optim.ClipGradNorm(t.params, t.opts.ClipNorm) // 0: measure only
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return nil, 0, t.nonFinite("gradient norm", norm)
 	}
-	vals["grad_norm"] = norm
+	vals[StatGradNorm] = norm
 	if err := t.opt.Step(lr); err != nil {
 		return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
 	}
@@ -459,7 +457,7 @@ func (w *window) flush() map[string]float64 {
 		out[k] = x / float64(w.steps)
 	}
 	if d := time.Since(w.start).Seconds(); d > 0 {
-		out["samples_per_s"] = float64(w.samples) / d
+		out[StatSamplesPerSec] = float64(w.samples) / d
 	}
 	*w = *newWindow()
 	return out

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -244,16 +243,11 @@ ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params.`, `
 		return err
 	}
 	r.Preset = preset
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, string(b))
-	return err
+	return printLine(stdout, r)
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var o train.DemoOptions
+	o := train.DefaultDemoOptions()
 	var plain, keep bool
 	fs := newFlags("demo", "[--dir DIR] [flags]", `
 Generates the built-in synthetic audio-visual set (4 frames of 32x32 and
@@ -269,11 +263,11 @@ line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
   tvlt demo --pretrain-steps 100 --finetune-steps 50   # quicker, weaker`, stderr)
 	fs.StringVar(&o.Dir, "dir", "", "work folder (default: a temporary folder, removed unless --keep)")
 	fs.BoolVar(&keep, "keep", false, "keep the temporary work folder")
-	fs.IntVar(&o.Clips, "clips", 0, fmt.Sprintf("synthetic clips (default %d)", train.DemoClips))
-	fs.IntVar(&o.PretrainSteps, "pretrain-steps", 0, fmt.Sprintf("pretraining steps (default %d)", train.DemoPretrainSteps))
-	fs.IntVar(&o.FinetuneSteps, "finetune-steps", 0, fmt.Sprintf("fine-tuning steps (default %d)", train.DemoFinetuneSteps))
-	fs.IntVar(&o.BatchSize, "batch-size", 0, fmt.Sprintf("clips per step (default %d)", train.DemoBatchSize))
-	fs.Uint64Var(&o.Seed, "seed", 0, "seed of data, model and training")
+	fs.IntVar(&o.Clips, "clips", o.Clips, "synthetic clips")
+	fs.IntVar(&o.PretrainSteps, "pretrain-steps", o.PretrainSteps, "pretraining steps")
+	fs.IntVar(&o.FinetuneSteps, "finetune-steps", o.FinetuneSteps, "fine-tuning steps")
+	fs.IntVar(&o.BatchSize, "batch-size", o.BatchSize, "clips per step")
+	fs.Uint64Var(&o.Seed, "seed", o.Seed, "seed of data, model and training")
 	fs.BoolVar(&plain, "plain", false, "plain log lines instead of progress bars")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -298,17 +292,12 @@ line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
 	}
 	fmt.Fprintf(stdout, "demo: %d parameters, %d train / %d test clips\n", r.Params, r.TrainClips, r.TestClips)
 	fmt.Fprintf(stdout, "pretraining (%d steps, %.0fs): test pixel MAE loss %.4f -> %.4f, audio MAE loss %.4f -> %.4f, matching accuracy %.3f -> %.3f\n",
-		r.PretrainSteps, r.PretrainSeconds, r.Before["pixel_mae_loss"], r.Pretrain["pixel_mae_loss"],
-		r.Before["audio_mae_loss"], r.Pretrain["audio_mae_loss"], r.Before["matching_accuracy"], r.Pretrain["matching_accuracy"])
+		r.PretrainSteps, r.PretrainSeconds, r.Before[train.MetricPixelMAELoss], r.Pretrain[train.MetricPixelMAELoss],
+		r.Before[train.MetricAudioMAELoss], r.Pretrain[train.MetricAudioMAELoss], r.Before[train.MetricMatchingAccuracy], r.Pretrain[train.MetricMatchingAccuracy])
 	fmt.Fprintf(stdout, "fine-tuning (%d steps, %.0fs): test accuracy %.3f, macro F1 %.3f\n",
-		r.FinetuneSteps, r.FinetuneSeconds, r.Finetune["accuracy"], r.Finetune["macro_f1"])
+		r.FinetuneSteps, r.FinetuneSeconds, r.Finetune[train.MetricAccuracy], r.Finetune[train.MetricMacroF1])
 	fmt.Fprintf(stdout, "total wall time %.0fs; runs in %s\n", r.TotalSeconds, o.Dir)
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(stdout, string(b))
-	return err
+	return printLine(stdout, r)
 }
 
 // modelAndTask pairs a loaded model with the task it is evaluated on.

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints/hf"
 	"github.com/tvlt-go/tvlt/layers"
@@ -99,7 +98,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	if len(rep.Fresh) > 0 && !*allowFresh {
 		return fmt.Errorf("%s lacks %d tensors of %s (%s); they would be exported untrained: pass --allow-fresh to export anyway",
-			dir, len(rep.Fresh), m.Kind, abbrev(rep.Fresh, 3))
+			dir, len(rep.Fresh), m.Kind, train.Abbreviate(rep.Fresh, 3))
 	}
 	stored := "F32"
 	switch {
@@ -117,14 +116,6 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "exported %s (%d tensors, %d parameters, %s %s) from %s to %s\n",
 		m.Kind, len(m.Params.Names()), m.Params.NumParams(), *format, stored, dir, *out)
 	return nil
-}
-
-// abbrev joins the first n names and counts the rest.
-func abbrev(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
-	}
-	return fmt.Sprintf("%s, ... %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 // printReport shows what a load did: every name when it failed or left

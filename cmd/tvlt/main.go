@@ -122,12 +122,17 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// isSet says whether the command line set the flag.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 // required reports missing mandatory flags.
 func required(fs *flag.FlagSet, names ...string) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	for _, n := range names {
-		if !set[n] {
+		if !isSet(fs, n) {
 			fmt.Fprintf(fs.Output(), "%s: --%s is required\n", fs.Name(), n)
 			fs.Usage()
 			return errUsage

@@ -66,9 +66,9 @@ going: it plots what has been written so far.`, `
 	nt, ne := 0, 0
 	for _, r := range recs {
 		switch r.Type {
-		case "train":
+		case train.RecordTrain:
 			nt++
-		case "eval":
+		case train.RecordEval:
 			ne++
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -20,66 +21,79 @@ func init() {
 	commands["finetune"] = command{"fine-tune for classification, regression or retrieval", runFinetune}
 }
 
-// trainFlags are the options pretrain and finetune share.
+// trainFlags are the options pretrain and finetune share. The run options
+// are bound straight to their train.Options fields, whose defaults come from
+// train.DefaultOptions; every flag means what it says (0 is 0).
 type trainFlags struct {
-	data, out, config, preset    string
-	steps, epochs, batch, accum  int
-	lr, minLR, wd, clip          float64
-	warmup                       int
-	schedule                     string
-	seed                         uint64
-	logEvery, evalEvery          int
-	saveEvery, keepLast          int
-	bestMetric, evalSplit, cache string
-	resume, plain                bool
-	workers                      int
+	o                    train.Options
+	data, config, preset string
+	evalSplit            string
+	plain                bool
+	fs                   *flag.FlagSet
 }
 
-func (f *trainFlags) register(fs *flag.FlagSet, defaultLR float64) {
+// optionFlags names the flag of each train.Options field the flags set, so
+// that a rejected value is reported by its flag.
+var optionFlags = map[string]string{
+	"Out": "out", "Steps": "steps", "Epochs": "epochs", "BatchSize": "batch-size", "EvalBatchSize": "batch-size",
+	"GradAccum": "grad-accum", "LR": "lr", "MinLR": "min-lr", "Warmup": "warmup", "Schedule": "schedule",
+	"WeightDecay": "weight-decay", "ClipNorm": "clip", "LogEvery": "log-every", "EvalEvery": "eval-every",
+	"SaveEvery": "save-every", "KeepLast": "keep", "BestMetric": "best-metric", "Workers": "workers",
+}
+
+func (f *trainFlags) register(fs *flag.FlagSet) {
+	d := train.DefaultOptions(train.TaskPretrain) // BestMetric aside, the defaults do not depend on the task
+	o := &f.o
+	f.fs = fs
 	fs.StringVar(&f.data, "data", "", "manifest (JSON Lines) with the clips; its \"split\" field selects train/val")
-	fs.StringVar(&f.out, "out", "", "run folder (created): config.json, model.safetensors, metrics.jsonl, checkpoint-*/")
+	fs.StringVar(&o.Out, "out", "", "run folder (created): config.json, model.safetensors, metrics.jsonl, checkpoint-*/")
 	fs.StringVar(&f.config, "config", "", "model config.json (HF TvltConfig); overrides --preset")
 	fs.StringVar(&f.preset, "preset", "small", "model size: "+strings.Join(train.Presets, ", "))
-	fs.IntVar(&f.steps, "steps", 0, "optimizer steps (0: --epochs × steps per epoch)")
-	fs.IntVar(&f.epochs, "epochs", 1, "epochs when --steps is 0")
-	fs.IntVar(&f.batch, "batch-size", 8, "clips per micro-batch")
-	fs.IntVar(&f.accum, "grad-accum", 1, "micro-batches per optimizer step")
-	fs.Float64Var(&f.lr, "lr", defaultLR, "peak learning rate")
-	fs.Float64Var(&f.minLR, "min-lr", 0, "learning rate at the end of the decay")
-	fs.IntVar(&f.warmup, "warmup", 0, "linear warmup steps")
-	fs.StringVar(&f.schedule, "schedule", "cosine", "learning-rate decay: cosine, linear or constant")
-	fs.Float64Var(&f.wd, "weight-decay", 0.01, "AdamW weight decay (none on biases, norms, embeddings)")
-	fs.Float64Var(&f.clip, "clip", 1, "global gradient-norm clip (negative: off)")
-	fs.Uint64Var(&f.seed, "seed", 0, "seed of model init, data order, masks and negatives")
-	fs.IntVar(&f.logEvery, "log-every", 10, "steps between log lines and metrics.jsonl records")
-	fs.IntVar(&f.evalEvery, "eval-every", 0, "steps between evaluations on --eval-split (0: at the end)")
-	fs.IntVar(&f.saveEvery, "save-every", 0, "steps between checkpoints (0: at the end)")
-	fs.IntVar(&f.keepLast, "keep", 2, "checkpoints kept besides the best one")
-	fs.StringVar(&f.bestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae or recall_mean by task)")
+	fs.IntVar(&o.Steps, "steps", d.Steps, "optimizer steps (0: --epochs × steps per epoch)")
+	fs.IntVar(&o.Epochs, "epochs", d.Epochs, "epochs when --steps is 0 (at least 1)")
+	fs.IntVar(&o.BatchSize, "batch-size", d.BatchSize, "clips per micro-batch and per evaluation pass (at least 1; retrieval: 2)")
+	fs.IntVar(&o.GradAccum, "grad-accum", d.GradAccum, "micro-batches per optimizer step (at least 1)")
+	fs.Float64Var(&o.LR, "lr", d.LR, "peak learning rate (> 0)")
+	fs.Float64Var(&o.MinLR, "min-lr", d.MinLR, "learning rate at the end of the decay (0 to --lr)")
+	fs.IntVar(&o.Warmup, "warmup", d.Warmup, "linear warmup steps")
+	fs.StringVar(&o.Schedule, "schedule", d.Schedule, "learning-rate decay: cosine, linear or constant")
+	fs.Float64Var(&o.WeightDecay, "weight-decay", d.WeightDecay, "AdamW weight decay, never on biases, norms, embeddings (0: none)")
+	fs.Float64Var(&o.ClipNorm, "clip", d.ClipNorm, "global gradient-norm clip (0: off)")
+	fs.Uint64Var(&o.Seed, "seed", d.Seed, "seed of model init, data order, masks and negatives")
+	fs.IntVar(&o.LogEvery, "log-every", d.LogEvery, "steps between log lines and metrics.jsonl records (0: the last step only)")
+	fs.IntVar(&o.EvalEvery, "eval-every", d.EvalEvery, "steps between evaluations on --eval-split (0: at the end only)")
+	fs.IntVar(&o.SaveEvery, "save-every", d.SaveEvery, "steps between checkpoints (0: at the end only)")
+	fs.IntVar(&o.KeepLast, "keep", d.KeepLast, "newest checkpoints kept besides the best one (at least 1: --resume continues the newest)")
+	fs.StringVar(&o.BestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae or recall_mean by task)")
 	fs.StringVar(&f.evalSplit, "eval-split", "val", "split evaluated during training (\"none\" to skip)")
-	fs.BoolVar(&f.resume, "resume", false, "continue the newest checkpoint in --out exactly")
-	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features between epochs")
-	fs.IntVar(&f.workers, "workers", 0, "decoding goroutines (0: one per core)")
+	fs.BoolVar(&o.Resume, "resume", d.Resume, "continue the newest checkpoint in --out exactly")
+	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
+	fs.IntVar(&o.Workers, "workers", d.Workers, "decoding goroutines (default: one per core)")
 	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
 }
 
-func (f *trainFlags) options(task train.Task, stderr io.Writer) train.Options {
-	o := train.Options{
-		Task: task, Out: f.out, Steps: f.steps, Epochs: f.epochs, BatchSize: f.batch, GradAccum: f.accum,
-		LR: f.lr, MinLR: f.minLR, Warmup: f.warmup, Schedule: f.schedule, WeightDecay: f.wd, ClipNorm: f.clip,
-		Seed: f.seed, LogEvery: f.logEvery, EvalEvery: f.evalEvery, SaveEvery: f.saveEvery, KeepLast: f.keepLast,
-		BestMetric: f.bestMetric, Resume: f.resume, CacheDir: f.cache, Workers: f.workers, Log: stderr,
+// options completes the parsed options for task and validates them, so
+// that a bad value fails before any data is read, reported by its flag.
+func (f *trainFlags) options(task train.Task, stderr io.Writer) (train.Options, error) {
+	o := f.o
+	o.Task = task
+	if !isSet(f.fs, "best-metric") {
+		o.BestMetric = train.DefaultMetric(task)
 	}
-	if f.wd == 0 {
-		o.WeightDecay = -1
-	}
-	if f.clip == 0 {
-		o.ClipNorm = -1
-	}
+	o.EvalBatchSize = o.BatchSize
+	o.Log = stderr
 	if f.plain {
 		o.Progress = train.ProgressPlain
 	}
-	return o
+	if err := o.Validate(); err != nil {
+		var oe *train.OptionError
+		if errors.As(err, &oe) && optionFlags[oe.Field] != "" {
+			fmt.Fprintf(f.fs.Output(), "%s: --%s %s: %s\n", f.fs.Name(), optionFlags[oe.Field], oe.Value, oe.Reason)
+			return o, errUsage
+		}
+		return o, err
+	}
+	return o, nil
 }
 
 // modelConfig is --config if given, else --preset.
@@ -135,7 +149,12 @@ func printJSON(w io.Writer, v map[string]float64) error {
 			m[k] = x
 		}
 	}
-	b, err := json.Marshal(m)
+	return printLine(w, m)
+}
+
+// printLine writes v as one JSON line.
+func printLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -156,13 +175,17 @@ Checkpoints hold weights, AdamW moments and the loader position, so
   tvlt pretrain --data clips.jsonl --out runs/pre --preset small --steps 2000 --batch-size 16 --lr 5e-4 --warmup 200
   tvlt pretrain --data clips.jsonl --out runs/pre --tasks mae --save-every 500
   tvlt pretrain --data clips.jsonl --out runs/pre --resume`, stderr)
-	f.register(fs, 1e-4)
+	f.register(fs)
 	fs.StringVar(&tasks, "tasks", "mae,matching", "pretraining objectives: mae, matching or both")
 	fs.IntVar(&vizEvery, "viz-every", 0, "steps between MAE reconstruction pictures of a fixed eval clip in OUT/viz/step-N.png (0: none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "data", "out"); err != nil {
+		return err
+	}
+	o, err := f.options(train.TaskPretrain, stderr)
+	if err != nil {
 		return err
 	}
 	cfg, err := f.modelConfig()
@@ -184,20 +207,24 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 	if err != nil {
 		return err
 	}
-	m, err := train.NewModel(layers.Pretraining, cfg, f.seed)
+	m, err := train.NewModel(layers.Pretraining, cfg, o.Seed)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "pretraining %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, m.Params.NumParams(), len(trainClips), len(evalClips))
-	o := f.options(train.TaskPretrain, stderr)
 	if vizEvery > 0 {
-		hook, done, err := newVizHook(m, evalClips, trainClips, f.out, vizEvery, f.seed, f.cache, stderr)
+		hook, done, err := newVizHook(m, evalClips, trainClips, o.Out, vizEvery, o.Seed, o.CacheDir, stderr)
 		if err != nil {
 			return err
 		}
 		defer done()
 		o.OnStep = hook
 	}
+	return trainAndReport(ctx, m, trainClips, evalClips, o, stdout, stderr)
+}
+
+// trainAndReport runs the training job and prints its summary (report).
+func trainAndReport(ctx context.Context, m *layers.Model, trainClips, evalClips []data.Clip, o train.Options, stdout, stderr io.Writer) error {
 	tr, err := train.New(m, trainClips, evalClips, o)
 	if err != nil {
 		return err
@@ -206,7 +233,7 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 	if err != nil {
 		return err
 	}
-	return report(stdout, stderr, f.out, s)
+	return report(stdout, stderr, o.Out, s)
 }
 
 func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -229,7 +256,7 @@ loaded, heads it lacks start fresh. Without --init the model starts from
   tvlt finetune --data labelled.jsonl --out runs/cls --task classification --init runs/pre --num-labels 4 --epochs 5
   tvlt finetune --data mosei.jsonl --out runs/reg --task regression --init runs/pre --lr 5e-5 --best-metric pearson
   tvlt finetune --data pairs.jsonl --out runs/ret --task retrieval --init runs/pre --batch-size 16`, stderr)
-	f.register(fs, 1e-4)
+	f.register(fs)
 	fs.StringVar(&task, "task", "", "classification, regression or retrieval")
 	fs.StringVar(&init, "init", "", "run or checkpoint folder to start from")
 	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification) or scores per clip (regression); default: from the labels")
@@ -244,6 +271,11 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	if err != nil || t == train.TaskPretrain {
 		return fmt.Errorf("--task %q: want classification, regression or retrieval", task)
 	}
+	o, err := f.options(t, stderr)
+	if err != nil {
+		return err
+	}
+	o.FreezeEncoder = freeze
 	trainClips, evalClips, err := f.splits()
 	if err != nil {
 		return err
@@ -283,7 +315,7 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 		}
 		cfg.NumLabels = numLabels
 	}
-	m, err := train.NewModel(t.Kind(), cfg, f.seed)
+	m, err := train.NewModel(t.Kind(), cfg, o.Seed)
 	if err != nil {
 		return err
 	}
@@ -294,18 +326,8 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 		}
 		fmt.Fprintln(stderr, rep.String())
 	}
-	o := f.options(t, stderr)
-	o.FreezeEncoder = freeze
 	fmt.Fprintf(stderr, "fine-tuning %s for %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, t, m.Params.NumParams(), len(trainClips), len(evalClips))
-	tr, err := train.New(m, trainClips, evalClips, o)
-	if err != nil {
-		return err
-	}
-	s, err := tr.Run(ctx)
-	if err != nil {
-		return err
-	}
-	return report(stdout, stderr, f.out, s)
+	return trainAndReport(ctx, m, trainClips, evalClips, o, stdout, stderr)
 }
 
 // inferClasses is 1 + the largest class label.

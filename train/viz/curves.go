@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -43,13 +44,6 @@ type Series struct {
 	Points bool
 }
 
-// trainLossOrder lists the pretraining losses first, in the order the
-// trainer logs them, so colours stay stable between runs.
-var trainLossOrder = []string{"loss", "matching_loss", "pixel_mae_loss", "audio_mae_loss"}
-
-// notMetrics are training values that are bookkeeping, not model quality.
-var notMetrics = map[string]bool{"lr": true, "samples_per_s": true, "grad_norm": true}
-
 // Panels groups a run's records into charts, leaving out empty ones:
 // training losses (every "*loss" key), learning rate, gradient norm,
 // evaluation losses and errors (metrics where lower is better) and
@@ -62,9 +56,9 @@ func Panels(recs []train.Record) []Panel {
 	for _, r := range recs {
 		for k := range r.Values {
 			switch r.Type {
-			case "train":
+			case train.RecordTrain:
 				trainKeys[k] = true
-			case "eval":
+			case train.RecordEval:
 				evalKeys[k] = true
 			}
 		}
@@ -84,28 +78,28 @@ func Panels(recs []train.Record) []Panel {
 	var losses, scores, evalLosses []Series
 	for _, k := range orderedKeys(trainKeys) {
 		switch {
-		case notMetrics[k]:
+		case slices.Contains(train.TrainStats, k):
 		case strings.HasSuffix(k, "loss"):
-			losses = append(losses, series("train", k, k, false))
+			losses = append(losses, series(train.RecordTrain, k, k, false))
 		case strings.Contains(k, "accuracy"):
-			scores = append(scores, series("train", k, k+" (train)", false))
+			scores = append(scores, series(train.RecordTrain, k, k+" (train)", false))
 		}
 	}
 	var evalScores []Series
 	for _, k := range orderedKeys(evalKeys) {
 		if train.HigherIsBetter(k) {
-			evalScores = append(evalScores, series("eval", k, k, true))
+			evalScores = append(evalScores, series(train.RecordEval, k, k, true))
 		} else {
-			evalLosses = append(evalLosses, series("eval", k, k, true))
+			evalLosses = append(evalLosses, series(train.RecordEval, k, k, true))
 		}
 	}
 	scores = append(evalScores, scores...)
 	panels := []Panel{
 		{Title: "Training loss", YLabel: "loss", Log: true, Series: losses},
-		{Title: "Learning rate", YLabel: "learning rate", Series: []Series{series("train", "lr", "lr", false)}},
+		{Title: "Learning rate", YLabel: "learning rate", Series: []Series{series(train.RecordTrain, train.StatLR, train.StatLR, false)}},
 		{Title: "Evaluation loss", YLabel: "loss / error", Log: true, Series: evalLosses},
 		{Title: "Evaluation metrics", YLabel: "score", Series: scores},
-		{Title: "Gradient norm (before clipping)", YLabel: "global L2 norm", Series: []Series{series("train", "grad_norm", "grad_norm", false)}},
+		{Title: "Gradient norm (before clipping)", YLabel: "global L2 norm", Series: []Series{series(train.RecordTrain, train.StatGradNorm, train.StatGradNorm, false)}},
 	}
 	var out []Panel
 	for _, p := range panels {
@@ -123,31 +117,24 @@ func Panels(recs []train.Record) []Panel {
 	return out
 }
 
-// orderedKeys puts the known training losses first, then the rest sorted.
+// orderedKeys puts the losses of train.LossKeys first, in the order the
+// trainer logs them (so colours stay stable between runs), then the rest
+// sorted.
 func orderedKeys(set map[string]bool) []string {
 	var out []string
-	for _, k := range trainLossOrder {
+	for _, k := range train.LossKeys {
 		if set[k] {
 			out = append(out, k)
 		}
 	}
 	var rest []string
 	for k := range set {
-		if !contains(trainLossOrder, k) {
+		if !slices.Contains(train.LossKeys, k) {
 			rest = append(rest, k)
 		}
 	}
 	sort.Strings(rest)
 	return append(out, rest...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // palette is a colour-blind-friendly cycle (Okabe–Ito).
