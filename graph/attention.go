@@ -225,7 +225,7 @@ func transposeHead[T float](dst, src []T, dm attnDims) {
 func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
 	off := b*dm.s*dm.d + h*dm.dh
 	transposeHead(kt, k[off:], dm)
-	gemm(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
+	matmul(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
 	scale := T(math.Sqrt(float64(dm.dh)))
 	var brow []T
 	if bias != nil {
@@ -308,7 +308,7 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 		}
 		attnProbs(q, k, bias, p, kt, b, h, dm)
 		off := b*dm.s*dm.d + h*dm.dh
-		gemm(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
+		matmul(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
 	}
 }
 
@@ -388,7 +388,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 			attnProbs(q, k, bias, p, tbuf, b, h, dm)
 		}
 		// dV_h = Pᵀ·dO_h
-		gemm(true, false, dm.s, dm.dh, dm.s, 1, p, dm.s, dout[off:], dm.d, 0, dv[off:], dm.d)
+		matmul(true, false, dm.s, dm.dh, dm.s, 1, p, dm.s, dout[off:], dm.d, 0, dv[off:], dm.d)
 		if allMasked[b] {
 			for i := 0; i < dm.s; i++ {
 				clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
@@ -398,7 +398,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 		}
 		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
 		transposeHead(tbuf, v[off:], dm)
-		gemm(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, tbuf, dm.s, 0, dp, dm.s)
+		matmul(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, tbuf, dm.s, 0, dp, dm.s)
 		attnRows(dm.s, 6*dm.s, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
@@ -413,8 +413,8 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 			}
 		})
 		// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
-		gemm(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
-		gemm(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)
+		matmul(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
+		matmul(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)
 	}
 }
 

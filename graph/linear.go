@@ -168,7 +168,7 @@ func linearFwd[T float](x, w, b, y []T, n, in, out int) {
 		}
 	}
 	// y(n,out) = x(n,in)·w(out,in)ᵀ (+ y holding the broadcast bias)
-	gemm(false, true, n, out, in, 1, x, in, w, in, beta, y, out)
+	matmul(false, true, n, out, in, 1, x, in, w, in, beta, y, out)
 }
 
 // linearDxOp computes dx(n,in) = dy(n,out)·W(out,in) from (dy, W).
@@ -204,9 +204,9 @@ func (op *linearDxOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, erro
 	dx, _ := outTensor(p, g.Dtype(), xs)
 	switch g.Dtype() {
 	case tensor.Float32:
-		gemm(false, false, n, in, out, 1, sliceOf[float32](g), out, sliceOf[float32](w), in, 0, sliceOf[float32](dx), in)
+		matmul(false, false, n, in, out, 1, sliceOf[float32](g), out, sliceOf[float32](w), in, 0, sliceOf[float32](dx), in)
 	case tensor.Float64:
-		gemm(false, false, n, in, out, 1, sliceOf[float64](g), out, sliceOf[float64](w), in, 0, sliceOf[float64](dx), in)
+		matmul(false, false, n, in, out, 1, sliceOf[float64](g), out, sliceOf[float64](w), in, 0, sliceOf[float64](dx), in)
 	default:
 		return nil, fmt.Errorf("graph: LinearDx: unsupported dtype %v", g.Dtype())
 	}
@@ -241,9 +241,9 @@ func (op *linearDwOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, erro
 	dw, _ := outTensor(p, g.Dtype(), op.wShape)
 	switch g.Dtype() {
 	case tensor.Float32:
-		gemm(true, false, out, in, n, 1, sliceOf[float32](g), out, sliceOf[float32](x), in, 0, sliceOf[float32](dw), in)
+		matmul(true, false, out, in, n, 1, sliceOf[float32](g), out, sliceOf[float32](x), in, 0, sliceOf[float32](dw), in)
 	case tensor.Float64:
-		gemm(true, false, out, in, n, 1, sliceOf[float64](g), out, sliceOf[float64](x), in, 0, sliceOf[float64](dw), in)
+		matmul(true, false, out, in, n, 1, sliceOf[float64](g), out, sliceOf[float64](x), in, 0, sliceOf[float64](dw), in)
 	default:
 		return nil, fmt.Errorf("graph: LinearDw: unsupported dtype %v", g.Dtype())
 	}
