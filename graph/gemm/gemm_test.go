@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"os"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -45,6 +47,13 @@ func fill(rng *rand.Rand, rows, cols, ld int) []float32 {
 // check runs tc through Sgemm and compares with a float64 reference.
 func check(t *testing.T, rng *rand.Rand, tc gemmCase) {
 	t.Helper()
+	if err := checkErr(rng, tc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkErr is check reporting the first mismatch as an error.
+func checkErr(rng *rand.Rand, tc gemmCase) error {
 	ar, ac := tc.m, tc.k
 	if tc.tA {
 		ar, ac = tc.k, tc.m
@@ -102,25 +111,26 @@ func check(t *testing.T, rng *rand.Rand, tc gemmCase) {
 			got := c[i*tc.ldc+j]
 			if j >= tc.n {
 				if got != sentinel {
-					t.Fatalf("%v: padding C[%d,%d] changed to %v", tc, i, j, got)
+					return fmt.Errorf("%v: padding C[%d,%d] changed to %v", tc, i, j, got)
 				}
 				continue
 			}
 			if d := math.Abs(float64(got) - want[i*tc.n+j]); !(d <= tol[i*tc.n+j]) {
-				t.Fatalf("%v: C[%d,%d] = %v, want %v (tol %g)", tc, i, j, got, want[i*tc.n+j], tol[i*tc.n+j])
+				return fmt.Errorf("%v: C[%d,%d] = %v, want %v (tol %g)", tc, i, j, got, want[i*tc.n+j], tol[i*tc.n+j])
 			}
 		}
 	}
 	for i := range a {
 		if i%tc.lda >= ac && a[i] != sentinel {
-			t.Fatalf("%v: A padding changed", tc)
+			return fmt.Errorf("%v: A padding changed", tc)
 		}
 	}
 	for i := range b {
 		if i%tc.ldb >= bc && b[i] != sentinel {
-			t.Fatalf("%v: B padding changed", tc)
+			return fmt.Errorf("%v: B padding changed", tc)
 		}
 	}
+	return nil
 }
 
 // randCase builds a case with the given sizes, cycling through transposes,
@@ -373,5 +383,71 @@ func TestPackCopy(t *testing.T) {
 				t.Fatalf("rows=%d w=%d lds=%d: dst[%d] = %v, want %v", rows, w, lds, j, got[j], want[j])
 			}
 		}
+	}
+}
+
+func TestKernelSelection(t *testing.T) {
+	av := Kernels()
+	if len(av) == 0 || av[len(av)-1] != "go" || av[0] != best("").name {
+		t.Fatalf("Kernels() = %v, best %q", av, best("").name)
+	}
+	if got := best("go").name; got != "go" {
+		t.Errorf("best(go) = %q", got)
+	}
+	if got := best("nonsense").name; got != av[0] {
+		t.Errorf("best(nonsense) = %q, want %q", got, av[0])
+	}
+	// Forcing only downgrades: avx512 on a CPU without it gives avx2 (or go).
+	for _, name := range []string{"avx512", "AVX2", "go-avx2", " go-avx512 "} {
+		got := best(name)
+		for _, k := range kernels {
+			if k.short == strings.TrimPrefix(strings.ToLower(strings.TrimSpace(name)), "go-") && got.rank > k.rank {
+				t.Errorf("best(%q) = %q, above the forced kernel", name, got.name)
+			}
+		}
+		if !contains(av, got.name) {
+			t.Errorf("best(%q) = %q, not available", name, got.name)
+		}
+	}
+	restore := SetKernel("go")
+	if Kernel() != "go" {
+		t.Errorf("after SetKernel(go), Kernel() = %q", Kernel())
+	}
+	restore()
+	if Kernel() != best(os.Getenv("TVLT_GEMM")).name {
+		t.Errorf("restore left Kernel() = %q", Kernel())
+	}
+	defer SetThreads(3)()
+	if Threads() != 3 {
+		t.Errorf("Threads() = %d after SetThreads(3)", Threads())
+	}
+}
+
+func contains(s []string, x string) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSgemmConcurrentCallers(t *testing.T) {
+	defer SetThreads(2)()
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			defer func() { done <- struct{}{} }()
+			rng := rand.New(rand.NewSource(int64(10 + g)))
+			for i := 0; i < 3; i++ {
+				if err := checkErr(rng, randCase(rng, g+4*i, 100+rng.Intn(60), 100+rng.Intn(60), 100+rng.Intn(60))); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		<-done
 	}
 }
