@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"sync/atomic"
+
 	"github.com/tvlt-go/tvlt/graph/gemm"
-	G "gorgonia.org/gorgonia"
 	gonumblas "gonum.org/v1/gonum/blas/gonum"
+	G "gorgonia.org/gorgonia"
 )
 
 // cgoBLAS is the cgo BLAS a build tag registers (OpenBLAS with -tags
@@ -29,6 +31,15 @@ func BLAS() string {
 	}
 	return "other"
 }
+
+// gemmFlops counts the floating-point operations of the matrix products
+// the ops have run.
+var gemmFlops atomic.Int64
+
+// GEMMFlops is the number of floating-point operations (2·m·n·k per
+// product) of every matrix product graph ops have run in this process, so a
+// benchmark can report the GFLOP/s a step sustains.
+func GEMMFlops() int64 { return gemmFlops.Load() }
 
 // isGemmBLAS reports whether the registered BLAS is this project's pure-Go
 // GEMM, which fused ops then call directly.

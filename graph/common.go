@@ -215,6 +215,7 @@ func matmul[T float](tA, tB bool, m, n, k int, alpha T, a []T, lda int, b []T, l
 	if m == 0 || n == 0 {
 		return
 	}
+	gemmFlops.Add(2 * int64(m) * int64(n) * int64(k))
 	ta, tb := blas.NoTrans, blas.NoTrans
 	if tA {
 		ta = blas.Trans

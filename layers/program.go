@@ -36,6 +36,7 @@ type Program struct {
 	reads  map[string]*G.Value
 	loss   *G.Node
 	params G.Nodes
+	failed bool // the last run did not finish: its registers are suspect
 
 	// while compiling: the graph builder and the batch's sizes
 	bd   *builder

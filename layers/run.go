@@ -2,6 +2,8 @@ package layers
 
 import (
 	"fmt"
+	"reflect"
+	"unsafe"
 
 	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
@@ -125,14 +127,16 @@ func (p *Program) Run(b *Batch) (res *Result, err error) {
 			res, err = nil, fmt.Errorf("layers: running %s: %v", p.sig, r)
 		}
 	}()
-	p.vm.Reset()
+	// A run that failed may have left registers half written: start that
+	// program over from fresh buffers once.
+	if p.failed || !rewind(p.vm) {
+		p.vm.Reset()
+	}
+	p.failed = true
 	for name, n := range p.inputs {
 		if err := G.Let(n, feed[name]); err != nil {
 			return nil, fmt.Errorf("layers: binding %s: %w", name, err)
 		}
-	}
-	for _, v := range p.reads {
-		*v = nil
 	}
 	// Gorgonia adds each backward pass onto the parameters' dual values;
 	// zero them so Grads always holds this batch's gradient alone.
@@ -148,6 +152,7 @@ func (p *Program) Run(b *Batch) (res *Result, err error) {
 	if err := p.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("layers: running %s: %w", p.sig, err)
 	}
+	p.failed = false
 	res = &Result{Outputs: map[string]*tensor.Dense{}}
 	for name, v := range p.reads {
 		res.Outputs[name] = valueDense(*v)
@@ -188,4 +193,26 @@ func (p *Program) Grads() (map[string]*tensor.Dense, error) {
 		out[n.Name()] = d
 	}
 	return out, nil
+}
+
+// rewind sends a TapeMachine back to its first instruction keeping its
+// registers, so every op writes into the buffers of the previous run
+// (UsePreallocDo) instead of allocating a step's activations afresh:
+// Gorgonia's Reset drops every register. The program counter is
+// unexported in Gorgonia v0.9.18, hence reflection; when the field is not
+// there (another Gorgonia) rewind reports false and the caller Resets.
+// Reusing registers is safe because a compiled program runs the same
+// instructions into the same registers every time and our ops overwrite
+// every element of a reused buffer (TestRewindMatchesFreshMachine).
+func rewind(vm G.VM) bool {
+	v := reflect.ValueOf(vm)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	pc := v.Elem().FieldByName("pc")
+	if !pc.IsValid() || pc.Kind() != reflect.Int || !pc.CanAddr() {
+		return false
+	}
+	*(*int)(unsafe.Pointer(pc.UnsafeAddr())) = 0
+	return true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tvlt-go/tvlt/config"
+	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/optim"
 	"gorgonia.org/tensor"
@@ -27,6 +28,8 @@ type BenchResult struct {
 	SamplesPerSec float64 `json:"samples_per_s"`
 	PeakRSSMB     float64 `json:"peak_rss_mb"`
 	Params        int     `json:"params"`
+	BLAS          string  `json:"blas"`         // GEMM in use: go-avx512, go-avx2, go or openblas
+	GFlopsPerSec  float64 `json:"gflops_per_s"` // the step's matrix-product FLOPs over its median time
 }
 
 // Bench times the real step on random inputs of the config's full shapes
@@ -56,13 +59,24 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 		return nil, fmt.Errorf("train: bench: %w", err)
 	}
 	defer prog.Close()
+	// As in the trainer, the optimizer reads the program's gradient buffers
+	// in place; every parameter is used by these full-task steps.
 	var params []optim.Param
 	var opt *optim.AdamW
 	if task != "infer" {
+		if _, err := prog.Run(b); err != nil {
+			return nil, fmt.Errorf("train: bench: %w", err)
+		}
+		grads, err := prog.Grads()
+		if err != nil {
+			return nil, fmt.Errorf("train: bench: %w", err)
+		}
 		for _, n := range m.Params.Names() {
-			v := m.Params.Value(n)
-			val := v.Data().([]float32)
-			params = append(params, optim.Param{Name: n, Shape: v.Shape().Clone(), Value: val, Grad: make([]float32, len(val))})
+			v, g := m.Params.Value(n), grads[n]
+			if g == nil {
+				return nil, fmt.Errorf("train: bench: %s has no gradient", n)
+			}
+			params = append(params, optim.Param{Name: n, Shape: v.Shape().Clone(), Value: v.Data().([]float32), Grad: g.Data().([]float32)})
 		}
 		if opt, err = optim.NewAdamW(params, optim.DefaultAdamWConfig()); err != nil {
 			return nil, fmt.Errorf("train: bench: %w", err)
@@ -75,17 +89,6 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 		if opt == nil {
 			return nil
 		}
-		grads, err := prog.Grads()
-		if err != nil {
-			return err
-		}
-		for _, p := range params {
-			if g, ok := grads[p.Name]; ok {
-				src := g.Data().([]float32)
-				copy(p.Grad, src)
-				clear(src)
-			}
-		}
 		optim.ClipGradNorm(params, 1)
 		return opt.Step(1e-5)
 	}
@@ -94,6 +97,7 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 			return nil, err
 		}
 	}
+	flops0 := graph.GEMMFlops()
 	times := make([]float64, steps)
 	for i := range times {
 		start := time.Now()
@@ -102,13 +106,15 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 		}
 		times[i] = float64(time.Since(start).Microseconds()) / 1000
 	}
+	stepFlops := float64(graph.GEMMFlops()-flops0) / float64(steps)
 	sort.Float64s(times)
 	med := times[len(times)/2]
 	if len(times)%2 == 0 {
 		med = (times[len(times)/2-1] + times[len(times)/2]) / 2
 	}
 	return &BenchResult{Task: task, BatchSize: batch, Steps: steps, MsMedian: med, MsMin: times[0],
-		SamplesPerSec: float64(batch) / (med / 1000), PeakRSSMB: PeakRSSMB(), Params: m.Params.NumParams()}, nil
+		SamplesPerSec: float64(batch) / (med / 1000), PeakRSSMB: PeakRSSMB(), Params: m.Params.NumParams(),
+		BLAS: graph.BLAS(), GFlopsPerSec: stepFlops / (med / 1000) / 1e9}, nil
 }
 
 // randomBatch fills a batch of the config's full shapes with N(0,1) inputs.

@@ -9,7 +9,7 @@ func TestBenchTiny(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", task, err)
 		}
-		if r.MsMedian <= 0 || r.MsMin > r.MsMedian || r.SamplesPerSec <= 0 || r.PeakRSSMB <= 0 || r.Steps != 3 {
+		if r.MsMedian <= 0 || r.MsMin > r.MsMedian || r.SamplesPerSec <= 0 || r.PeakRSSMB <= 0 || r.Steps != 3 || r.BLAS == "" || r.GFlopsPerSec <= 0 {
 			t.Errorf("%s: implausible result %+v", task, r)
 		}
 	}

@@ -39,6 +39,7 @@ type Trainer struct {
 	eval  []data.Clip
 
 	params    []optim.Param
+	unused    map[string][]float32 // zero gradients of parameters a program does not use
 	opt       *optim.AdamW
 	sched     optim.Schedule
 	acc       *optim.Accumulator
@@ -81,7 +82,14 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 	if len(trainClips) == 0 {
 		return nil, fmt.Errorf("train: no training clips")
 	}
-	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips}
+	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips, unused: map[string][]float32{}}
+	// Gradients are read in place from each step's program (bindGrads);
+	// until the first step every parameter shares one read-only zero slice.
+	largest := 0
+	for _, name := range m.Params.Names() {
+		largest = max(largest, m.Params.Value(name).Shape().TotalSize())
+	}
+	zeros := make([]float32, largest)
 	prefix := m.Kind.EncoderPrefix()
 	for _, name := range m.Params.Names() {
 		if opts.FreezeEncoder && prefix != "" && strings.HasPrefix(name, prefix) {
@@ -92,7 +100,7 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 		if !ok {
 			return nil, fmt.Errorf("train: parameter %s is %v, the trainer needs float32", name, v.Dtype())
 		}
-		t.params = append(t.params, optim.Param{Name: name, Shape: v.Shape().Clone(), Value: val, Grad: make([]float32, len(val))})
+		t.params = append(t.params, optim.Param{Name: name, Shape: v.Shape().Clone(), Value: val, Grad: zeros[:len(val)]})
 	}
 	if len(t.params) == 0 {
 		return nil, fmt.Errorf("train: nothing to train (every parameter frozen)")
@@ -265,6 +273,39 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	return t.summary(dir), nil
 }
 
+// bindGrads points every parameter's gradient at the program's own buffer
+// (no copy: the program zeroes it before its next run), and parameters the
+// program does not use at a zero buffer of their own.
+func (t *Trainer) bindGrads(prog *layers.Program) error {
+	grads, err := prog.Grads()
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for i := range t.params {
+		p := &t.params[i]
+		g, ok := grads[p.Name]
+		if !ok {
+			z, ok := t.unused[p.Name]
+			if !ok {
+				z = make([]float32, len(p.Value))
+				t.unused[p.Name] = z
+			}
+			clear(z)
+			p.Grad = z
+			continue
+		}
+		src, ok := g.Data().([]float32)
+		if !ok || len(src) != len(p.Value) {
+			return fmt.Errorf("train: gradient of %s: %T with %d elements, want []float32 of %d", p.Name, g.Data(), g.Shape().TotalSize(), len(p.Value))
+		}
+		p.Grad = src
+	}
+	if err := t.opt.Bind(t.params); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	return nil
+}
+
 // step runs GradAccum micro-batches and one optimizer update.
 func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]float64, int, error) {
 	vals := map[string]float64{}
@@ -311,21 +352,8 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 			}
 			vals[MetricMatchingAccuracy] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
 		}
-		grads, err := prog.Grads()
-		if err != nil {
-			return nil, 0, fmt.Errorf("train: %w", err)
-		}
-		for _, p := range t.params {
-			g, ok := grads[p.Name]
-			if !ok {
-				clear(p.Grad)
-				continue
-			}
-			src, ok := g.Data().([]float32)
-			if !ok || len(src) != len(p.Grad) {
-				return nil, 0, fmt.Errorf("train: gradient of %s: %T with %d elements, want []float32 of %d", p.Name, g.Data(), g.Shape().TotalSize(), len(p.Grad))
-			}
-			copy(p.Grad, src)
+		if err := t.bindGrads(prog); err != nil {
+			return nil, 0, err
 		}
 		n := b.Size()
 		samples += n

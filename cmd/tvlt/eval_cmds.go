@@ -217,7 +217,9 @@ Times the real step on random inputs of the preset's full shapes after
 matching), backward and AdamW; finetune = classification forward, backward
 and AdamW; infer = classification forward only. Prints one JSON object on
 the last stdout line: preset, task, batch_size, steps, ms_per_step_median,
-ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params.`, `
+ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params, blas (the GEMM
+in use: go-avx512, go-avx2, go or openblas) and gflops_per_s (the step's
+matrix-product FLOPs over its median time).`, `
   tvlt bench --preset tiny --task pretrain
   tvlt bench --preset small --task finetune --batch-size 16 --steps 5
   tvlt bench --preset base-reduced --task infer --batch-size 1 --steps 3 --warmup 1`, stderr)
