@@ -72,25 +72,37 @@ func checkErr(rng *rand.Rand, tc gemmCase) error {
 			}
 		}
 	}
-	at := func(i, p int) float64 {
-		if tc.tA {
-			return float64(a[p*tc.lda+i])
+	// op(A) row-major and op(B) transposed, in float64, so that each
+	// reference element is a dot product of contiguous rows.
+	opA := make([]float64, tc.m*tc.k)
+	opBt := make([]float64, tc.n*tc.k)
+	for i := 0; i < tc.m; i++ {
+		for p := 0; p < tc.k; p++ {
+			if tc.tA {
+				opA[i*tc.k+p] = float64(a[p*tc.lda+i])
+			} else {
+				opA[i*tc.k+p] = float64(a[i*tc.lda+p])
+			}
 		}
-		return float64(a[i*tc.lda+p])
 	}
-	bt := func(p, j int) float64 {
-		if tc.tB {
-			return float64(b[j*tc.ldb+p])
+	for j := 0; j < tc.n; j++ {
+		for p := 0; p < tc.k; p++ {
+			if tc.tB {
+				opBt[j*tc.k+p] = float64(b[j*tc.ldb+p])
+			} else {
+				opBt[j*tc.k+p] = float64(b[p*tc.ldb+j])
+			}
 		}
-		return float64(b[p*tc.ldb+j])
 	}
 	want := make([]float64, tc.m*tc.n)
 	tol := make([]float64, tc.m*tc.n)
 	for i := 0; i < tc.m; i++ {
+		ai := opA[i*tc.k : (i+1)*tc.k]
 		for j := 0; j < tc.n; j++ {
+			bj := opBt[j*tc.k : (j+1)*tc.k]
 			var s, abs float64
-			for p := 0; p < tc.k; p++ {
-				x := at(i, p) * bt(p, j)
+			for p, x := range ai {
+				x *= bj[p]
 				s += x
 				abs += math.Abs(x)
 			}
@@ -201,7 +213,7 @@ func TestSgemmTransposesAndScalars(t *testing.T) {
 }
 
 func TestSgemmLarge(t *testing.T) {
-	sizes := [][3]int{{300, 700, 500}, {147, 100, 600}, {40, 300, 97}}
+	sizes := [][3]int{{300, 700, 500}, {147, 100, 600}, {40, 300, 97}, {24, 40, 1500}, {10, 30, 4000}}
 	if testing.Short() {
 		sizes = sizes[1:]
 	}
@@ -211,6 +223,23 @@ func TestSgemmLarge(t *testing.T) {
 			rng := rand.New(rand.NewSource(3))
 			for i, s := range sizes {
 				check(t, rng, randCase(rng, 4*i+nt+13, s[0], s[1], s[2]))
+			}
+			restore()
+		}
+	})
+}
+
+// TestSgemmStaticSplit covers the static split used when the operand a
+// dynamically shared product packs whole would be too large.
+func TestSgemmStaticSplit(t *testing.T) {
+	defer func(v int) { maxShared = v }(maxShared)
+	maxShared = 0
+	forEachKernel(t, func(t *testing.T) {
+		for _, nt := range []int{2, 3} {
+			restore := SetThreads(nt)
+			rng := rand.New(rand.NewSource(9))
+			for i, s := range [][3]int{{147, 100, 300}, {50, 200, 97}} {
+				check(t, rng, randCase(rng, 5*i+nt, s[0], s[1], s[2]))
 			}
 			restore()
 		}

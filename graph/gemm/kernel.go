@@ -6,7 +6,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 )
 
@@ -113,129 +112,6 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// parallelMin is the product size m*n*k below which one goroutine does all
-// the work: handing a job to another goroutine costs microseconds.
-const parallelMin = 96 * 96 * 96
-
-// job is one rectangle of C computed by one goroutine.
-type job struct {
-	k              *kernel
-	transA, transB bool
-	m0, m1, n0, n1 int
-	kk             int
-	alpha, beta    float32
-	a, b, c        []float32
-	lda, ldb, ldc  int
-	wg             *sync.WaitGroup
-}
-
-var (
-	jobs      = make(chan job, 64)
-	workersMu sync.Mutex
-	workers   int
-	wgPool    = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
-)
-
-// ensureWorkers starts background goroutines until there are n of them.
-func ensureWorkers(n int) {
-	workersMu.Lock()
-	for workers < n {
-		workers++
-		go func() {
-			buf := new(workBuf) // this worker's own, kept for good
-			for j := range jobs {
-				j.run(buf)
-				j.wg.Done()
-			}
-		}()
-	}
-	workersMu.Unlock()
-}
-
-// run computes j's rectangle of C using buf for packing.
-func (j *job) run(buf *workBuf) {
-	j.k.block(buf, j.transA, j.transB, j.m0, j.m1, j.n0, j.n1, j.kk, j.alpha, j.a, j.lda, j.b, j.ldb, j.beta, j.c, j.ldc)
-}
-
-// runHere runs j on the calling goroutine with a buffer from the free list.
-func (j *job) runHere() {
-	buf := getBuf()
-	j.run(buf)
-	putBuf(buf)
-}
-
-// sgemm splits C into a grid of rectangles, one per goroutine, each
-// computed independently with its own packing buffers.
-func sgemm(k *kernel, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	nt := Threads()
-	if m*n*kk < parallelMin {
-		nt = 1
-	}
-	tm, tn := 1, 1
-	if nt > 1 {
-		tm, tn = grid(k, nt, m, n, kk)
-	}
-	if tm*tn == 1 {
-		j := job{k: k, transA: transA, transB: transB, m1: m, n1: n, kk: kk, alpha: alpha, beta: beta,
-			a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
-		j.runHere()
-		return
-	}
-	ensureWorkers(tm*tn - 1)
-	wg := wgPool.Get().(*sync.WaitGroup)
-	mt, nt2 := ceilDiv(m, k.mr), ceilDiv(n, k.nr)
-	var first job
-	for i := 0; i < tm; i++ {
-		m0, m1 := min(m, i*mt/tm*k.mr), min(m, (i+1)*mt/tm*k.mr)
-		for jn := 0; jn < tn; jn++ {
-			n0, n1 := min(n, jn*nt2/tn*k.nr), min(n, (jn+1)*nt2/tn*k.nr)
-			j := job{k: k, transA: transA, transB: transB, m0: m0, m1: m1, n0: n0, n1: n1, kk: kk,
-				alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc, wg: wg}
-			if i == 0 && jn == 0 {
-				first = j
-				continue
-			}
-			if m0 == m1 || n0 == n1 {
-				continue
-			}
-			wg.Add(1)
-			jobs <- j
-		}
-	}
-	first.runHere()
-	wg.Wait()
-	wgPool.Put(wg)
-}
-
-// grid picks tm×tn = nt rectangles minimising the estimated time of the
-// slowest one: its multiply-adds (whole tiles, edges included) plus its
-// packing, where splitting along m repacks B and splitting along n repacks A.
-func grid(k *kernel, nt, m, n, kk int) (tm, tn int) {
-	mt, ntl := ceilDiv(m, k.mr), ceilDiv(n, k.nr)
-	bestCost := -1.0
-	for d := 1; d <= nt; d++ {
-		if nt%d != 0 {
-			continue
-		}
-		dm, dn := d, nt/d
-		if dm > mt || dn > ntl {
-			continue
-		}
-		rows := float64(ceilDiv(mt, dm) * k.mr)
-		cols := float64(ceilDiv(ntl, dn) * k.nr)
-		// A is packed once per n block of a rectangle, B once.
-		nBlocks := float64(ceilDiv(int(cols), k.nc))
-		cost := rows*cols*float64(kk) + 8*float64(kk)*(rows*nBlocks+cols)
-		if bestCost < 0 || cost < bestCost {
-			bestCost, tm, tn = cost, dm, dn
-		}
-	}
-	if bestCost < 0 {
-		return 1, 1
-	}
-	return tm, tn
-}
-
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 
 // split divides n into the fewest blocks of at most max, of near-equal size
@@ -258,50 +134,63 @@ func (k *kernel) block(buf *workBuf, transA, transB bool, m0, m1, n0, n1, kk int
 	mcb := split(m1-m0, k.mc, mr)
 	ncb := split(n1-n0, k.nc, nr)
 	buf.ensure(mcb*kcb, kcb*ncb, mr*nr)
-	ap, bp, tile := buf.a, buf.b, buf.tile
 	for jc := n0; jc < n1; jc += ncb {
 		nc := min(ncb, n1-jc)
 		for pc := 0; pc < kk; pc += kcb {
 			kc := min(kcb, kk-pc)
-			packB(transB, b, ldb, pc, kc, jc, nc, nr, bp)
-			bEff, load := beta, 1
-			if pc > 0 {
-				bEff = 1
-			} else if beta == 0 {
-				load = 0
-			}
+			packB(transB, b, ldb, pc, kc, jc, nc, nr, buf.b)
+			bEff, load := betaFor(pc, beta)
 			for ic := m0; ic < m1; ic += mcb {
 				mc := min(mcb, m1-ic)
-				packA(transA, a, lda, ic, mc, pc, kc, mr, ap)
-				for jr := 0; jr < nc; jr += nr {
-					nw := min(nr, nc-jr)
-					bPanel := &bp[jr*kc]
-					for ir := 0; ir < mc; ir += mr {
-						mh := min(mr, mc-ir)
-						aPanel := &ap[ir*kc]
-						ci := (ic+ir)*ldc + jc + jr
-						micro, rows := k.micro, mr
-						if mh < mr {
-							micro, rows = k.rowsKernel(mh)
-						}
-						if mh == rows && nw == nr {
-							micro(kc, aPanel, bPanel, &c[ci], kc, ldc, alpha, bEff, load)
-							continue
-						}
-						micro(kc, aPanel, bPanel, &tile[0], kc, nr, 1, 0, 0)
-						for i := 0; i < mh; i++ {
-							row := c[ci+i*ldc : ci+i*ldc+nw]
-							t := tile[i*nr : i*nr+nw]
-							if load == 0 {
-								for j := range row {
-									row[j] = alpha * t[j]
-								}
-							} else {
-								for j := range row {
-									row[j] = alpha*t[j] + bEff*row[j]
-								}
-							}
-						}
+				packA(transA, a, lda, ic, mc, pc, kc, mr, buf.a)
+				k.macro(buf.a, buf.b, buf.tile, mc, nc, kc, c, ic*ldc+jc, ldc, alpha, bEff, load)
+			}
+		}
+	}
+}
+
+// betaFor returns the beta to apply to C for the k block starting at pc, and
+// whether C is read at all (0: beta == 0 on the first block, C is overwritten).
+func betaFor(pc int, beta float32) (float32, int) {
+	switch {
+	case pc > 0:
+		return 1, 1
+	case beta == 0:
+		return 0, 0
+	}
+	return beta, 1
+}
+
+// macro runs the micro-kernel over the mc×nc block of C at offset ci0 from
+// packed A (panels of mr rows) and packed B (panels of nr columns) of depth kc.
+func (k *kernel) macro(ap, bp, tile []float32, mc, nc, kc int, c []float32, ci0, ldc int, alpha, bEff float32, load int) {
+	mr, nr := k.mr, k.nr
+	for jr := 0; jr < nc; jr += nr {
+		nw := min(nr, nc-jr)
+		bPanel := &bp[jr*kc]
+		for ir := 0; ir < mc; ir += mr {
+			mh := min(mr, mc-ir)
+			aPanel := &ap[ir*kc]
+			ci := ci0 + ir*ldc + jr
+			micro, rows := k.micro, mr
+			if mh < mr {
+				micro, rows = k.rowsKernel(mh)
+			}
+			if mh == rows && nw == nr {
+				micro(kc, aPanel, bPanel, &c[ci], kc, ldc, alpha, bEff, load)
+				continue
+			}
+			micro(kc, aPanel, bPanel, &tile[0], kc, nr, 1, 0, 0)
+			for i := 0; i < mh; i++ {
+				row := c[ci+i*ldc : ci+i*ldc+nw]
+				t := tile[i*nr : i*nr+nw]
+				if load == 0 {
+					for j := range row {
+						row[j] = alpha * t[j]
+					}
+				} else {
+					for j := range row {
+						row[j] = alpha*t[j] + bEff*row[j]
 					}
 				}
 			}
