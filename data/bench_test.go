@@ -34,7 +34,7 @@ func benchEpochs(b *testing.B, clips []Clip, cfg config.Config, opts LoaderOptio
 // model's shapes, pretraining batches of 32.
 func BenchmarkLoaderDemo(b *testing.B) {
 	dir := b.TempDir()
-	mp, err := GenerateDemo(dir, DemoOptions{Clips: 256})
+	mp, err := GenerateDemo(dir, demoOptions(func(o *DemoOptions) { o.Clips = 256 }))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func BenchmarkLoaderDemo(b *testing.B) {
 // base config (224x224, 8 frames, 128 mel bins, 2048 spectrogram rows).
 func baseFrameClips(b *testing.B) []Clip {
 	dir := b.TempDir()
-	mp, err := GenerateDemo(dir, DemoOptions{Clips: 16, Width: 320, Height: 240, Frames: 8, Seconds: 5})
+	mp, err := GenerateDemo(dir, demoOptions(func(o *DemoOptions) { o.Clips, o.Width, o.Height, o.Frames, o.Seconds = 16, 320, 240, 8, 5 }))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/tvlt-go/tvlt/data/audio"
 )
 
-// DemoOptions sizes the synthetic audio-visual set; zero fields take the defaults.
+// DemoOptions sizes the synthetic audio-visual set; start from DefaultDemoOptions.
 type DemoOptions struct {
 	Clips         int     // number of clips (256)
 	Seed          uint64  // same seed, same files
@@ -25,32 +25,29 @@ type DemoOptions struct {
 	TestFraction  float64 // share of clips in split "test" (0.1)
 }
 
-func (o DemoOptions) withDefaults() DemoOptions {
-	if o.Clips <= 0 {
-		o.Clips = 256
+// DefaultDemoOptions are the demo set's sizes: 256 clips of 4 frames of
+// 32x32 and 0.75 s of 44.1 kHz audio, 10% val and 10% test.
+func DefaultDemoOptions() DemoOptions {
+	return DemoOptions{Clips: 256, Width: 32, Height: 32, Frames: 4, Seconds: 0.75, SampleRate: 44100, ValFraction: 0.1, TestFraction: 0.1}
+}
+
+// validate names the first option GenerateDemo cannot honour.
+func (o DemoOptions) validate() error {
+	switch {
+	case o.Clips < 1:
+		return fmt.Errorf("data: demo: Clips %d must be at least 1", o.Clips)
+	case o.Width < 1 || o.Height < 1:
+		return fmt.Errorf("data: demo: frame size %dx%d must be positive", o.Width, o.Height)
+	case o.Frames < 1:
+		return fmt.Errorf("data: demo: Frames %d must be at least 1", o.Frames)
+	case !(o.Seconds > 0):
+		return fmt.Errorf("data: demo: Seconds %v must be positive", o.Seconds)
+	case o.SampleRate < 1:
+		return fmt.Errorf("data: demo: SampleRate %d must be positive", o.SampleRate)
+	case !(o.ValFraction >= 0 && o.TestFraction >= 0 && o.ValFraction+o.TestFraction <= 1):
+		return fmt.Errorf("data: demo: ValFraction %v and TestFraction %v must be non-negative and sum to at most 1", o.ValFraction, o.TestFraction)
 	}
-	if o.Width <= 0 {
-		o.Width = 32
-	}
-	if o.Height <= 0 {
-		o.Height = 32
-	}
-	if o.Frames <= 0 {
-		o.Frames = 4
-	}
-	if o.Seconds <= 0 {
-		o.Seconds = 0.75
-	}
-	if o.SampleRate <= 0 {
-		o.SampleRate = 44100
-	}
-	if o.ValFraction <= 0 {
-		o.ValFraction = 0.1
-	}
-	if o.TestFraction <= 0 {
-		o.TestFraction = 0.1
-	}
-	return o
+	return nil
 }
 
 // DemoClasses is the number of classes in the demo set.
@@ -130,7 +127,10 @@ func demoAttrs(o DemoOptions, i int) demoClip {
 // and in which mel bins the chords sound. Matching: besides the class, the blue stripes'
 // phase sets the high chord's bins, and a grey floor in the frames goes with a hiss.
 func GenerateDemo(dir string, opts DemoOptions) (string, error) {
-	o := opts.withDefaults()
+	o := opts
+	if err := o.validate(); err != nil {
+		return "", err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("data: demo: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 func TestGenerateDemoDefault(t *testing.T) {
 	dir := t.TempDir()
 	start := time.Now()
-	mp, err := GenerateDemo(dir, DemoOptions{Seed: 1})
+	mp, err := GenerateDemo(dir, demoOptions(func(o *DemoOptions) { o.Seed = 1 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestGenerateDemoDeterministic(t *testing.T) {
 	}
 	gen := func(seed uint64) map[string][]byte {
 		dir := t.TempDir()
-		if _, err := GenerateDemo(dir, DemoOptions{Clips: 12, Seed: seed}); err != nil {
+		if _, err := GenerateDemo(dir, demoOptions(func(o *DemoOptions) { o.Clips, o.Seed = 12, seed })); err != nil {
 			t.Fatal(err)
 		}
 		return read(dir)
@@ -184,7 +184,7 @@ func readDemoAudio(feat []float32, rows int) demoSig {
 // the matching task, which the demo's pretraining must approach.
 func TestDemoCues(t *testing.T) {
 	dir := t.TempDir()
-	mp, err := GenerateDemo(dir, DemoOptions{Clips: 128, Seed: 9})
+	mp, err := GenerateDemo(dir, demoOptions(func(o *DemoOptions) { o.Clips, o.Seed = 128, 9 }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +211,7 @@ func TestDemoCues(t *testing.T) {
 			fl := sh.NumFrames * 3 * sh.ImageSize[0] * sh.ImageSize[1]
 			v := readDemoVideo(b.PixelValues[j*fl:(j+1)*fl], sh.NumFrames, sh.ImageSize[0], sh.ImageSize[1])
 			a := readDemoAudio(b.AudioValues[j*64*32:(j+1)*64*32], 64)
-			truth := demoAttrs(DemoOptions{Seed: 9}.withDefaults(), b.Indices[j]).sig()
+			truth := demoAttrs(demoOptions(func(o *DemoOptions) { o.Seed = 9 }), b.Indices[j]).sig()
 			if v != truth || a != truth {
 				t.Errorf("%s: video reads %+v, audio %+v, generated %+v", b.IDs[j], v, a, truth)
 			}
@@ -267,4 +267,11 @@ func TestDemoCues(t *testing.T) {
 	if acc < 0.95 {
 		t.Fatalf("the rule's matching accuracy is %.3f, want >= 0.95", acc)
 	}
+}
+
+// demoOptions is DefaultDemoOptions with set applied.
+func demoOptions(set func(*DemoOptions)) DemoOptions {
+	o := DefaultDemoOptions()
+	set(&o)
+	return o
 }

@@ -99,7 +99,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		cfg = *o.Config
 	}
 	fmt.Fprintf(o.Log, "demo: generating %d synthetic clips in %s\n", o.Clips, filepath.Join(o.Dir, "data"))
-	manifest, err := data.GenerateDemo(filepath.Join(o.Dir, "data"), data.DemoOptions{Clips: o.Clips, Frames: cfg.NumFrames, Seed: o.Seed})
+	manifest, err := data.GenerateDemo(filepath.Join(o.Dir, "data"), demoData(o.Clips, cfg.NumFrames, o.Seed))
 	if err != nil {
 		return nil, err
 	}
@@ -163,4 +163,12 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	res.PretrainSteps, res.FinetuneSteps = o.PretrainSteps, o.FinetuneSteps
 	res.TotalSeconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// demoData is the demo data set's options: the defaults with the run's
+// clip count, the model's frames and the run's seed.
+func demoData(clips, frames int, seed uint64) data.DemoOptions {
+	o := data.DefaultDemoOptions()
+	o.Clips, o.Frames, o.Seed = clips, frames, seed
+	return o
 }

@@ -32,7 +32,7 @@ func demoSet(t *testing.T) []data.Clip {
 			demoErr = err
 			return
 		}
-		demoPath, demoErr = data.GenerateDemo(dir, data.DemoOptions{Clips: 40, Frames: 2, Seed: 3})
+		demoPath, demoErr = data.GenerateDemo(dir, demoOpts(40, 2, 3))
 		if demoErr == nil {
 			demoClips, demoErr = data.ReadManifest(demoPath)
 		}
@@ -225,4 +225,11 @@ func TestNonFiniteStops(t *testing.T) {
 			}
 		}
 	}
+}
+
+// demoOpts is the default demo set with a clip count, frames per clip and seed.
+func demoOpts(clips, frames int, seed uint64) data.DemoOptions {
+	o := data.DefaultDemoOptions()
+	o.Clips, o.Frames, o.Seed = clips, frames, seed
+	return o
 }

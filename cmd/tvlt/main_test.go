@@ -59,7 +59,7 @@ func TestHelp(t *testing.T) {
 // the tiny preset and a small generated set.
 func TestEndToEnd(t *testing.T) {
 	dir := t.TempDir()
-	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 24, Frames: 2, Seed: 5})
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(24, 2, 5))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +172,7 @@ func TestEndToEnd(t *testing.T) {
 // checkpoint and exits with 130; --resume then finishes the run.
 func TestInterruptExitCode(t *testing.T) {
 	dir := t.TempDir()
-	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 12, Frames: 2, Seed: 6})
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(12, 2, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,4 +221,11 @@ func checkAttentionPNGs(t *testing.T, dir, manifest, split string) {
 			t.Errorf("%s is only %v", path, s)
 		}
 	}
+}
+
+// demoOpts is the default demo set with a clip count, frames per clip and seed.
+func demoOpts(clips, frames int, seed uint64) data.DemoOptions {
+	o := data.DefaultDemoOptions()
+	o.Clips, o.Frames, o.Seed = clips, frames, seed
+	return o
 }

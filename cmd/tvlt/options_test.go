@@ -32,7 +32,7 @@ func TestZeroMeansZero(t *testing.T) {
 		t.Errorf("--best-metric of another task: status %d, stderr %q", code, stderr)
 	}
 
-	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 8, Frames: 2, Seed: 7})
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(8, 2, 7))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func decodeSize(t *testing.T, path string) (int, int) {
 // then draws its curves and reconstructions.
 func TestVizCommands(t *testing.T) {
 	dir := t.TempDir()
-	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), data.DemoOptions{Clips: 16, Frames: 2, Seed: 9})
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(16, 2, 9))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
@@ -110,13 +111,5 @@ func sameShape(a, b []int) bool {
 	if len(b) == 0 {
 		b = []int{1}
 	}
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return slices.Equal(a, b)
 }

@@ -22,7 +22,7 @@
 # Threads: the machine has 2 cores. Every runner gets OMP_NUM_THREADS=1
 # OPENBLAS_NUM_THREADS=2: Debian's torch 1.13 calls OpenBLAS through
 # libblas.so.3 and torch.set_num_threads does not control OpenBLAS's threads
-# (/work/shared/docs/gorgonia-notes.md). With that environment
+# (measured on this project's 2-core machines). With that environment
 # torch.set_num_threads(2) adds 2 OpenMP threads for torch's own kernels on
 # top of 2 OpenBLAS threads; on a loaded 2-core machine the spinning threads
 # contend and it ran 2-13x slower than set_num_threads(1) at these shapes,

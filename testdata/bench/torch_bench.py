@@ -26,7 +26,7 @@ Inputs are N(0,1) of the preset's full shapes with all-ones attention masks.
 Threads: Debian's torch 1.13 runs its GEMMs through OpenBLAS (libblas.so.3),
 whose threads torch.set_num_threads does not control; on this 2-core machine
 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 with torch.set_num_threads(2) was the
-fastest setting (see /work/shared/docs/gorgonia-notes.md). compare.sh sets the
+fastest setting (see testdata/bench/README.md). compare.sh sets the
 environment; this script sets torch's intra-op threads (--threads).
 
 The last stdout line is one JSON object with the keys `tvlt bench` prints:

@@ -178,7 +178,7 @@ func tinyRecon(t *testing.T) (*layers.Model, *data.Batch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	manifest, err := data.GenerateDemo(t.TempDir(), data.DemoOptions{Clips: 4, Frames: 2, Seed: 1})
+	manifest, err := data.GenerateDemo(t.TempDir(), demoOpts(4, 2, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,4 +403,10 @@ func TestHeatAndPixel(t *testing.T) {
 			t.Errorf("pixel(%v) = %d, want %d", tc.x, got, tc.want)
 		}
 	}
+}
+
+func demoOpts(clips, frames int, seed uint64) data.DemoOptions {
+	o := data.DefaultDemoOptions()
+	o.Clips, o.Frames, o.Seed = clips, frames, seed
+	return o
 }
