@@ -3,6 +3,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // AdamWConfig holds AdamW's hyper-parameters. The learning rate is not part
@@ -130,7 +131,7 @@ func (o *AdamW) Bind(params []Param) error {
 		return fmt.Errorf("optim: Bind: %d parameters, optimizer has %d", len(params), len(o.params))
 	}
 	for i, p := range params {
-		if p.Name != o.params[i].Name || !sameShape(p.Shape, o.params[i].Shape) {
+		if p.Name != o.params[i].Name || !slices.Equal(p.Shape, o.params[i].Shape) {
 			return fmt.Errorf("optim: Bind: parameter %d is %s %v, optimizer has %s %v", i, p.Name, p.Shape, o.params[i].Name, o.params[i].Shape)
 		}
 		if err := p.check(); err != nil {
@@ -193,11 +194,22 @@ func (o *AdamW) updateSpan(_ int, s span) {
 	adamwKernel(p.Value[s.lo:s.hi], p.Grad[s.lo:s.hi], o.m[s.param][s.lo:s.hi], o.v[s.param][s.lo:s.hi], &o.coefs[s.param])
 }
 
-// adamwKernel is the per-element update. The explicit float32 conversions
-// force rounding after every operation (Go may otherwise fuse a*b+c), and the
-// operation order is torch's: addcmul is (value*t1)*t2 and addcdiv is
-// (value*t1)/t2. With this the golden step is reproduced bit for bit.
+// adamwKernel is the per-element update. It runs the vector kernel chosen
+// by adamwImpl (AVX-512 or AVX2 on amd64) over a prefix of whole vectors and
+// adamwKernelGo over the rest; both give bit-identical results.
 func adamwKernel(p, g, m, v []float32, c *coef) {
+	n := len(p)
+	g, m, v = g[:n], m[:n], v[:n]
+	k := adamwVector(p, g, m, v, c)
+	adamwKernelGo(p[k:], g[k:], m[k:], v[k:], c)
+}
+
+// adamwKernelGo is the pure-Go per-element update and the reference for the
+// vector kernels. The explicit float32 conversions force rounding after
+// every operation (Go may otherwise fuse a*b+c), and the operation order is
+// torch's: addcmul is (value*t1)*t2 and addcdiv is (value*t1)/t2. With this
+// the golden step is reproduced bit for bit.
+func adamwKernelGo(p, g, m, v []float32, c *coef) {
 	n := len(p)
 	g, m, v = g[:n], m[:n], v[:n]
 	decay, b1, omb1, b2, omb2, bc2sqrt, eps, negStep := c.decay, c.b1, c.omb1, c.b2, c.omb2, c.bc2sqrt, c.eps, c.negStep
