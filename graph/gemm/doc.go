@@ -55,14 +55,21 @@
 //   - beta and alpha. beta is applied when the first k block's tile is
 //     stored (beta == 0 stores without reading C, so NaNs in C vanish, as in
 //     gonum); later k blocks accumulate. alpha == 0 or k == 0 only scales C.
-//   - Threads. A product of at least 96³ multiply-adds is cut into one
-//     rectangle of C per thread (GOMAXPROCS by default, see SetThreads),
-//     along n or m or both, choosing the grid whose slowest rectangle (whole
-//     tiles including padding, plus its packing) is cheapest. Rectangles are
-//     whole tiles, so threads never share a cache line of C except at the
-//     border. Each rectangle packs its own operands, so the threads never
-//     synchronise until the end. The calling goroutine computes one
-//     rectangle; long-lived worker goroutines compute the others.
+//   - Threads. A product of at least 96³ multiply-adds is shared among
+//     Threads() goroutines (GOMAXPROCS by default, see SetThreads): the
+//     calling goroutine and long-lived workers. C is cut along n when A is
+//     the smaller operand (the forward and input-gradient products of a
+//     token batch: m = 147 or 325 rows, n up to 3072), else along m (weight
+//     gradients, m up to 3072), into about four chunks of whole tiles per
+//     goroutine, which the goroutines claim from an atomic counter until
+//     none is left. Each goroutine packs the smaller operand whole, once,
+//     and each chunk packs its own part of the other, so no packing is
+//     shared or repeated per chunk and the goroutines never wait for one
+//     another; a goroutine slowed down by other work on its core just
+//     claims fewer chunks. Chunks are whole tiles, so goroutines share a
+//     cache line of C only at chunk borders. Products whose smaller
+//     operand exceeds 4M floats are instead cut statically into one
+//     rectangle per goroutine.
 //   - Memory. Each worker owns its packing buffers and callers take theirs
 //     from a free list that garbage collections do not empty, so a product
 //     allocates nothing in the steady state.
