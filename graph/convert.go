@@ -39,7 +39,27 @@ func Float64s(t tensor.Tensor) []float64 {
 }
 
 func widen[T float32 | int64 | int32 | int | uint8](d []T) []float64 {
-	out := make([]float64, len(d))
+	return widenInto(nil, d)
+}
+
+// Float64sInto is Float64s into buf's storage (grown when too small), so a
+// training step's host-side reads allocate nothing after the first; float64
+// data is returned itself, without a copy.
+func Float64sInto(buf []float64, t tensor.Tensor) []float64 {
+	switch d := t.Data().(type) {
+	case []float32:
+		return widenInto(buf, d)
+	case []int64:
+		return widenInto(buf, d)
+	}
+	return Float64s(t)
+}
+
+func widenInto[T float32 | int64 | int32 | int | uint8](buf []float64, d []T) []float64 {
+	if cap(buf) < len(d) {
+		buf = make([]float64, len(d))
+	}
+	out := buf[:len(d)]
 	for i, x := range d {
 		out[i] = float64(x)
 	}

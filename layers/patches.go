@@ -26,8 +26,7 @@ func pixelTargets(c config.Config, v *tensor.Dense, dt tensor.Dtype) *tensor.Den
 
 func pixelPatches(c config.Config, v *tensor.Dense, dt tensor.Dtype, channelLast bool) *tensor.Dense {
 	s := v.Shape()
-	out, n, k := patchify(graph.Float64s(v), s[0]*s[1], s[2], s[3], s[4], c.ImagePatchSize, channelLast)
-	return newDense(dt, out, s[0], s[1]*n, k)
+	return patches(v, dt, s[0], s[0]*s[1], s[2], s[3], s[4], c.ImagePatchSize, channelLast)
 }
 
 // patchifyAudio flattens spectrogram patches time-major over patches and
@@ -37,19 +36,34 @@ func pixelPatches(c config.Config, v *tensor.Dense, dt tensor.Dtype, channelLast
 // (time, frequency, channel), the same thing for one channel.
 func patchifyAudio(c config.Config, v *tensor.Dense, dt tensor.Dtype, channelLast bool) *tensor.Dense {
 	s := v.Shape()
-	out, n, k := patchify(graph.Float64s(v), s[0], s[1], s[2], s[3], c.AudioPatchSize, channelLast)
-	return newDense(dt, out, s[0], n, k)
+	return patches(v, dt, s[0], s[0], s[1], s[2], s[3], c.AudioPatchSize, channelLast)
+}
+
+// patches cuts the b·per images (ch, h, w) of v into a fresh (b, patches,
+// patch length) tensor of dtype dt, reading v in its own precision.
+func patches(v *tensor.Dense, dt tensor.Dtype, b, m, ch, h, w int, p [2]int, channelLast bool) *tensor.Dense {
+	n, k := (h/p[0])*(w/p[1]), ch*p[0]*p[1]
+	out := tensor.New(tensor.Of(dt), tensor.WithShape(b, m/b*n, k))
+	switch dst := out.Data().(type) {
+	case []float32:
+		if src, ok := v.Data().([]float32); ok {
+			patchify(dst, src, m, ch, h, w, p, channelLast)
+		} else {
+			patchify(dst, graph.Float64s(v), m, ch, h, w, p, channelLast)
+		}
+	case []float64:
+		patchify(dst, graph.Float64s(v), m, ch, h, w, p, channelLast)
+	}
+	return out
 }
 
 // patchify cuts each of m images (ch, h, w) into row-major p[0]×p[1]
 // patches, flattened in (channel, y, x) order — the convolution weight's —
-// or (y, x, channel) when channelLast. It returns the data, the patches per
-// image and the patch length.
-func patchify(src []float64, m, ch, h, w int, p [2]int, channelLast bool) ([]float64, int, int) {
+// or (y, x, channel) when channelLast, into out.
+func patchify[D, S float32 | float64](out []D, src []S, m, ch, h, w int, p [2]int, channelLast bool) {
 	ph, pw := p[0], p[1]
 	gh, gw := h/ph, w/pw
 	k := ch * ph * pw
-	out := make([]float64, m*gh*gw*k)
 	i := 0
 	for img := 0; img < m; img++ {
 		base := src[img*ch*h*w:]
@@ -62,13 +76,12 @@ func patchify(src []float64, m, ch, h, w int, p [2]int, channelLast bool) ([]flo
 					} else {
 						cc, y, x = a/(ph*pw), a/pw%ph, a%pw
 					}
-					out[i] = base[cc*h*w+(r*ph+y)*w+q*pw+x]
+					out[i] = D(base[cc*h*w+(r*ph+y)*w+q*pw+x])
 					i++
 				}
 			}
 		}
 	}
-	return out, gh * gw, k
 }
 
 // replayMasking is random_masking's host side for one modality, replayed

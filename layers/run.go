@@ -168,7 +168,13 @@ func valueDense(v G.Value) *tensor.Dense {
 	case *G.F64:
 		return tensor.New(tensor.WithShape(1), tensor.WithBacking([]float64{float64(*x)}))
 	case *tensor.Dense:
-		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(append([]float64(nil), graph.Float64s(x)...)))
+		var data []float64
+		if f, ok := x.Data().([]float64); ok {
+			data = append([]float64(nil), f...)
+		} else {
+			data = graph.Float64s(x) // a fresh copy already
+		}
+		return tensor.New(tensor.WithShape(x.Shape().Clone()...), tensor.WithBacking(data))
 	}
 	return nil
 }

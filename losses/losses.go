@@ -10,7 +10,6 @@ import (
 	"math"
 	"slices"
 
-	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -33,8 +32,8 @@ type maeKernel struct{}
 
 func (maeKernel) name() string   { return "MAELoss" }
 func (maeKernel) hash(hash.Hash) {}
-func (maeKernel) forward(in []tensor.Tensor) (float64, error) {
-	p, t, m := graph.Float64s(in[0]), graph.Float64s(in[1]), graph.Float64s(in[2])
+func (maeKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
+	p, t, m := v[0], v[1], v[2]
 	k := in[0].Shape()[2]
 	var num, den float64
 	for n, w := range m {
@@ -54,8 +53,8 @@ func (maeKernel) forward(in []tensor.Tensor) (float64, error) {
 	}
 	return num / den, nil
 }
-func (maeKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	p, t, m := graph.Float64s(in[0]), graph.Float64s(in[1]), graph.Float64s(in[2])
+func (maeKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
+	p, t, m := v[0], v[1], v[2]
 	k := in[0].Shape()[2]
 	var den float64
 	for _, w := range m {
@@ -89,8 +88,8 @@ type bceKernel struct{}
 
 func (bceKernel) name() string   { return "BCEWithLogits" }
 func (bceKernel) hash(hash.Hash) {}
-func (bceKernel) forward(in []tensor.Tensor) (float64, error) {
-	x, y := graph.Float64s(in[0]), graph.Float64s(in[1])
+func (bceKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
+	x, y := v[0], v[1]
 	var s float64
 	for i := range x {
 		// max(x,0) − x·y + log(1 + exp(−|x|)) is the overflow-free form.
@@ -98,8 +97,8 @@ func (bceKernel) forward(in []tensor.Tensor) (float64, error) {
 	}
 	return s / float64(len(x)), nil
 }
-func (bceKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	x, y := graph.Float64s(in[0]), graph.Float64s(in[1])
+func (bceKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
+	x, y := v[0], v[1]
 	for i := range x {
 		out[i] = g * (sigmoid(x[i]) - y[i]) / float64(len(x))
 	}
@@ -132,8 +131,8 @@ type ceKernel struct{}
 func (ceKernel) name() string   { return "CrossEntropy" }
 func (ceKernel) hash(hash.Hash) {}
 
-func (ceKernel) rows(in []tensor.Tensor) ([]float64, []int64, int, int, error) {
-	x := graph.Float64s(in[0])
+func (ceKernel) rows(in []tensor.Tensor, v [][]float64) ([]float64, []int64, int, int, error) {
+	x := v[0]
 	y, ok := in[1].Data().([]int64)
 	if !ok {
 		return nil, nil, 0, 0, fmt.Errorf("losses: CrossEntropy: labels are %T, want []int64", in[1].Data())
@@ -159,8 +158,8 @@ func logSumExp(row []float64) float64 {
 	return m + math.Log(s)
 }
 
-func (k ceKernel) forward(in []tensor.Tensor) (float64, error) {
-	x, y, b, c, err := k.rows(in)
+func (k ceKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
+	x, y, b, c, err := k.rows(in, v)
 	if err != nil {
 		return 0, err
 	}
@@ -171,8 +170,8 @@ func (k ceKernel) forward(in []tensor.Tensor) (float64, error) {
 	}
 	return s / float64(b), nil
 }
-func (k ceKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	x, y, b, c, err := k.rows(in)
+func (k ceKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
+	x, y, b, c, err := k.rows(in, v)
 	if err != nil {
 		return err
 	}
@@ -204,8 +203,8 @@ type mseKernel struct{}
 
 func (mseKernel) name() string   { return "MSE" }
 func (mseKernel) hash(hash.Hash) {}
-func (mseKernel) forward(in []tensor.Tensor) (float64, error) {
-	p, t := graph.Float64s(in[0]), graph.Float64s(in[1])
+func (mseKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
+	p, t := v[0], v[1]
 	var s float64
 	for i := range p {
 		d := p[i] - t[i]
@@ -213,8 +212,8 @@ func (mseKernel) forward(in []tensor.Tensor) (float64, error) {
 	}
 	return s / float64(len(p)), nil
 }
-func (mseKernel) backward(in []tensor.Tensor, g float64, out []float64) error {
-	p, t := graph.Float64s(in[0]), graph.Float64s(in[1])
+func (mseKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
+	p, t := v[0], v[1]
 	for i := range p {
 		out[i] = g * 2 * (p[i] - t[i]) / float64(len(p))
 	}

@@ -18,16 +18,36 @@ import (
 // plumbing.
 type kernel interface {
 	name() string
-	// forward returns the loss; in[0] is the prediction.
-	forward(in []tensor.Tensor) (float64, error)
+	// forward returns the loss; in[0] is the prediction and v[i] is in[i]
+	// read as float64.
+	forward(in []tensor.Tensor, v [][]float64) (float64, error)
 	// backward writes dLoss/dPrediction scaled by g into out (same shape as in[0]).
-	backward(in []tensor.Tensor, g float64, out []float64) error
+	backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error
 	hash(h hash.Hash)
 }
 
 type lossOp struct {
 	k     kernel
 	types []hm.Type // input types
+	host  hostBufs
+}
+
+// hostBufs keep a loss node's float64 reads of its inputs (and its
+// gradient) between runs, so a training step allocates none of them again.
+type hostBufs struct {
+	v   [][]float64
+	out []float64
+}
+
+// read returns every input as float64, reusing the buffers of the last run.
+func (h *hostBufs) read(in []tensor.Tensor) [][]float64 {
+	if len(h.v) != len(in) {
+		h.v = make([][]float64, len(in))
+	}
+	for i, t := range in {
+		h.v[i] = graph.Float64sInto(h.v[i], t)
+	}
+	return h.v
 }
 
 func (op *lossOp) Arity() int { return len(op.types) }
@@ -48,7 +68,7 @@ func (op *lossOp) Do(vals ...G.Value) (G.Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := op.k.forward(in)
+	v, err := op.k.forward(in, op.host.read(in))
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +99,7 @@ func (op *lossOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type lossGradOp struct {
 	k     kernel
 	types []hm.Type
+	host  hostBufs
 }
 
 func (op *lossGradOp) Arity() int { return len(op.types) + 1 }
@@ -104,7 +125,10 @@ func (op *lossGradOp) WriteHash(h hash.Hash) {
 func (op *lossGradOp) Hashcode() uint32 { return hashOf(op) }
 func (op *lossGradOp) String() string   { return op.k.name() + "Grad" }
 
-func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) {
+func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) { return op.UsePreallocDo(nil, vals...) }
+
+// UsePreallocDo writes the gradient into prealloc when it fits.
+func (op *lossGradOp) UsePreallocDo(prealloc G.Value, vals ...G.Value) (G.Value, error) {
 	in, err := tensors(op.k.name(), vals[:len(vals)-1])
 	if err != nil {
 		return nil, err
@@ -114,11 +138,19 @@ func (op *lossGradOp) Do(vals ...G.Value) (G.Value, error) {
 		return nil, fmt.Errorf("losses: %s grad: %w", op.k.name(), err)
 	}
 	pred := in[0]
-	out := make([]float64, pred.Shape().TotalSize())
-	if err := op.k.backward(in, g, out); err != nil {
+	n := pred.Shape().TotalSize()
+	if cap(op.host.out) < n {
+		op.host.out = make([]float64, n)
+	}
+	out := op.host.out[:n]
+	clear(out)
+	if err := op.k.backward(in, op.host.read(in), g, out); err != nil {
 		return nil, err
 	}
-	res := tensor.New(tensor.Of(pred.Dtype()), tensor.WithShape(pred.Shape().Clone()...))
+	res, ok := prealloc.(*tensor.Dense)
+	if !ok || res == nil || res.Dtype() != pred.Dtype() || !res.Shape().Eq(pred.Shape()) || res.IsView() {
+		res = tensor.New(tensor.Of(pred.Dtype()), tensor.WithShape(pred.Shape().Clone()...))
+	}
 	switch d := res.Data().(type) {
 	case []float32:
 		for i, x := range out {

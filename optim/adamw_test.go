@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -42,7 +43,7 @@ func goldenParams(t *testing.T) ([]Param, map[string][]float32) {
 		if !ok {
 			t.Fatalf("adamw_step.npz has no param/%s", name)
 		}
-		if !sameShape(g.Shape(), w.Shape()) || !sameShape(a.Shape(), w.Shape()) {
+		if !slices.Equal(g.Shape(), w.Shape()) || !slices.Equal(a.Shape(), w.Shape()) {
 			t.Fatalf("%s: shapes weight %v grad %v after %v", name, w.Shape(), g.Shape(), a.Shape())
 		}
 		params = append(params, Param{

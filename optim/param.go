@@ -56,15 +56,3 @@ func checkParams(params []Param) error {
 	}
 	return nil
 }
-
-func sameShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -2,6 +2,7 @@ package optim
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -61,7 +62,7 @@ func (o *AdamW) LoadState(s State) error {
 			if len(data) != len(p.Value) {
 				return fmt.Errorf("optim: LoadState: %q has %d elements, parameter %v needs %d", key, len(data), p.Shape, len(p.Value))
 			}
-			if shape, ok := s.Shapes[key]; ok && !sameShape(squeeze(shape), squeeze(p.Shape)) {
+			if shape, ok := s.Shapes[key]; ok && !slices.Equal(squeeze(shape), squeeze(p.Shape)) {
 				return fmt.Errorf("optim: LoadState: %q has shape %v, parameter has %v", key, shape, p.Shape)
 			}
 		}
