@@ -69,7 +69,10 @@
 //     claims fewer chunks. Chunks are whole tiles, so goroutines share a
 //     cache line of C only at chunk borders. Products whose smaller
 //     operand exceeds 4M floats are instead cut statically into one
-//     rectangle per goroutine.
+//     rectangle per goroutine. A worker polls for its next job for 200µs
+//     (yielding to other goroutines) before it blocks, because waking a
+//     blocked goroutine on another core can take longer than a whole
+//     attention product and products come in runs.
 //   - Memory. Each worker owns its packing buffers and callers take theirs
 //     from a free list that garbage collections do not empty, so a product
 //     allocates nothing in the steady state.

@@ -3,8 +3,10 @@
 package gemm
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // parallelMin is the product size m*n*k below which one goroutine does all
@@ -43,20 +45,51 @@ func ensureWorkers(n int) {
 	workersMu.Lock()
 	for workers < n {
 		workers++
-		go func() {
-			buf := new(workBuf) // this worker's own, kept for good
-			for j := range jobs {
-				if j.t != nil {
-					j.t.work(buf)
-					j.t.wg.Done()
-					continue
-				}
-				j.run(buf)
-				j.wg.Done()
-			}
-		}()
+		go worker()
 	}
 	workersMu.Unlock()
+}
+
+// spinFor is how long a worker keeps polling for work after a job before it
+// blocks: products tend to come in runs (layer after layer, head after head)
+// and waking a blocked goroutine on another core can take 20-200µs, longer
+// than a whole attention product.
+const spinFor = 200 * time.Microsecond
+
+// worker runs jobs for good, with its own packing buffers.
+func worker() {
+	buf := new(workBuf)
+	for j := range jobs {
+		for {
+			j.do(buf)
+			// Poll for the next job for a while, yielding to any other
+			// goroutine that wants this core.
+			var ok bool
+			deadline := time.Now().Add(spinFor)
+			for !ok && time.Now().Before(deadline) {
+				select {
+				case j = <-jobs:
+					ok = true
+				default:
+					runtime.Gosched()
+				}
+			}
+			if !ok {
+				break
+			}
+		}
+	}
+}
+
+// do runs j on a worker and signals its completion.
+func (j *job) do(buf *workBuf) {
+	if j.t != nil {
+		j.t.work(buf)
+		j.t.wg.Done()
+		return
+	}
+	j.run(buf)
+	j.wg.Done()
 }
 
 // run computes j's rectangle of C using buf for packing.
