@@ -4,7 +4,7 @@
 
 // genkernels writes kernel_amd64.s: the AVX-512 and AVX2 FMA micro-kernels.
 //
-//	go run genkernels.go > kernel_amd64.s
+//	go generate (go run genkernels.go)
 package main
 
 import (
@@ -182,5 +182,8 @@ func main() {
 		spec{name: fmt.Sprintf("kernel%dx16avx2", mr), mr: mr, nv: 2, width: 8, reg: "Y", acc: 0,
 			breg: [2]int{12, 12}, bc: []int{14, 15}}.gen()
 	}
-	os.Stdout.WriteString(b.String())
+	if err := os.WriteFile("kernel_amd64.s", []byte(b.String()), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 }

@@ -6,6 +6,8 @@ package gemm
 
 import "golang.org/x/sys/cpu"
 
+//go:generate go run genkernels.go
+
 // kernel12x32avx512 is the AVX-512 micro-kernel: 12 rows × 2 ZMM (32 floats), 24 accumulators.
 //
 //go:noescape
