@@ -36,6 +36,7 @@ type Program struct {
 	reads  map[string]*G.Value
 	loss   *G.Node
 	params G.Nodes
+	grads  G.Nodes // with Train: the gradient node of each parameter
 	failed bool // the last run did not finish: its registers are suspect
 
 	// while compiling: the graph builder and the batch's sizes
@@ -134,10 +135,15 @@ func (m *Model) Compile(b *Batch, opts Options) (p *Program, err error) {
 		if p.loss == nil {
 			return nil, fmt.Errorf("layers: %s: training needs a loss (labels, matching inputs or MAE ids)", m.Kind)
 		}
-		if _, err := G.Grad(p.loss, p.params...); err != nil {
+		grads, err := G.Grad(p.loss, p.params...)
+		if err != nil {
 			return nil, fmt.Errorf("layers: building gradients: %w", err)
 		}
-		p.vm = G.NewTapeMachine(g, G.BindDualValues(p.params...))
+		// The gradients are read straight from their nodes (Grads): binding
+		// dual values would keep a second copy of every gradient and add
+		// each backward pass into it.
+		p.grads = grads
+		p.vm = G.NewTapeMachine(g)
 	} else {
 		p.vm = G.NewTapeMachine(g)
 	}

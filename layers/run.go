@@ -138,17 +138,6 @@ func (p *Program) Run(b *Batch) (res *Result, err error) {
 			return nil, fmt.Errorf("layers: binding %s: %w", name, err)
 		}
 	}
-	// Gorgonia adds each backward pass onto the parameters' dual values;
-	// zero them so Grads always holds this batch's gradient alone.
-	if p.opts.Train {
-		for _, n := range p.params {
-			if g, err := n.Grad(); err == nil {
-				if d, ok := g.(*tensor.Dense); ok {
-					d.Zero()
-				}
-			}
-		}
-	}
 	if err := p.vm.RunAll(); err != nil {
 		return nil, fmt.Errorf("layers: running %s: %w", p.sig, err)
 	}
@@ -187,14 +176,10 @@ func (p *Program) Grads() (map[string]*tensor.Dense, error) {
 		return nil, fmt.Errorf("layers: program was compiled without Train")
 	}
 	out := make(map[string]*tensor.Dense, len(p.params))
-	for _, n := range p.params {
-		g, err := n.Grad()
-		if err != nil {
-			return nil, fmt.Errorf("layers: gradient of %s: %w", n.Name(), err)
-		}
-		d, ok := g.(*tensor.Dense)
+	for i, n := range p.params {
+		d, ok := p.grads[i].Value().(*tensor.Dense)
 		if !ok {
-			return nil, fmt.Errorf("layers: gradient of %s is %T", n.Name(), g)
+			return nil, fmt.Errorf("layers: gradient of %s is %T", n.Name(), p.grads[i].Value())
 		}
 		out[n.Name()] = d
 	}
