@@ -363,10 +363,15 @@ func TestPackTransposed(t *testing.T) {
 			got[j] = float32(j)
 		}
 		packTransposedGo(src, lds, r0, nrows, c0, ncols, want, ldd)
-		packTransposed(src, lds, r0, nrows, c0, ncols, got, ldd)
-		for j := range want {
-			if got[j] != want[j] {
-				t.Fatalf("nrows=%d ncols=%d: dst[%d] = %v, want %v", nrows, ncols, j, got[j], want[j])
+		for _, k := range available() {
+			for j := range got {
+				got[j] = float32(j)
+			}
+			k.transpose(src, lds, r0, nrows, c0, ncols, got, ldd)
+			for j := range want {
+				if got[j] != want[j] {
+					t.Fatalf("%s: nrows=%d ncols=%d: dst[%d] = %v, want %v", k.name, nrows, ncols, j, got[j], want[j])
+				}
 			}
 		}
 		for c := 0; c < ncols; c++ {
@@ -406,10 +411,13 @@ func TestPackCopy(t *testing.T) {
 		want := make([]float32, rows*w+3)
 		got := make([]float32, len(want))
 		packCopyGo(src, lds, rows, w, want)
-		packCopy(src, lds, rows, w, got)
-		for j := range want {
-			if got[j] != want[j] {
-				t.Fatalf("rows=%d w=%d lds=%d: dst[%d] = %v, want %v", rows, w, lds, j, got[j], want[j])
+		for _, k := range available() {
+			clear(got)
+			k.copyRows(src, lds, rows, w, got)
+			for j := range want {
+				if got[j] != want[j] {
+					t.Fatalf("%s: rows=%d w=%d lds=%d: dst[%d] = %v, want %v", k.name, rows, w, lds, j, got[j], want[j])
+				}
 			}
 		}
 	}

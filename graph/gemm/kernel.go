@@ -25,6 +25,11 @@ type kernel struct {
 	mc     int    // m block: an mc×kc packed A block stays in L2
 	nc     int    // n block: a kc×nc packed B block stays in L3
 	micro  microKernel
+	// Packing helpers: transpose as packTransposedGo, copyRows as packCopyGo
+	// (assembly versions for the assembly kernels, so that the "go" kernel
+	// runs no assembly at all).
+	transpose func(src []float32, lds, r0, nrows, c0, ncols int, dst []float32, ldd int)
+	copyRows  func(src []float32, lds, rows, w int, dst []float32)
 	// Optional kernels computing only the first shortRows[i] rows of a
 	// tile, for the last rows of C.
 	short4, short8 microKernel
@@ -89,7 +94,7 @@ func Kernels() []string {
 	return names
 }
 
-// SetKernel selects the best available kernel not faster than name ("avx512", "avx2", "go") and returns a func restoring the previous one.
+// SetKernel selects the best available kernel not faster than name ("avx512", "avx2", "go"; unknown: the best) and returns a func restoring the previous one.
 func SetKernel(name string) (restore func()) {
 	prev := active.Swap(best(name))
 	return func() { active.Store(prev) }
@@ -138,11 +143,11 @@ func (k *kernel) block(buf *workBuf, transA, transB bool, m0, m1, n0, n1, kk int
 		nc := min(ncb, n1-jc)
 		for pc := 0; pc < kk; pc += kcb {
 			kc := min(kcb, kk-pc)
-			packB(transB, b, ldb, pc, kc, jc, nc, nr, buf.b)
+			k.packB(transB, b, ldb, pc, kc, jc, nc, nr, buf.b)
 			bEff, load := betaFor(pc, beta)
 			for ic := m0; ic < m1; ic += mcb {
 				mc := min(mcb, m1-ic)
-				packA(transA, a, lda, ic, mc, pc, kc, mr, buf.a)
+				k.packA(transA, a, lda, ic, mc, pc, kc, mr, buf.a)
 				k.macro(buf.a, buf.b, buf.tile, mc, nc, kc, c, ic*ldc+jc, ldc, alpha, bEff, load)
 			}
 		}

@@ -34,8 +34,10 @@ func kernel2x16avx2(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32,
 
 var (
 	avx512Kernel = &kernel{name: "go-avx512", short: "avx512", rank: 2, mr: 12, nr: 32, kc: 256, mc: 336, nc: 1024, micro: kernel12x32avx512,
+		transpose: packTransposed, copyRows: packCopy,
 		short4: kernel4x32avx512, short8: kernel8x32avx512, shortRows: [2]int{4, 8}}
 	avx2Kernel = &kernel{name: "go-avx2", short: "avx2", rank: 1, mr: 6, nr: 16, kc: 256, mc: 336, nc: 1024, micro: kernel6x16avx2,
+		transpose: packTransposed, copyRows: packCopy,
 		short4: kernel2x16avx2, short8: kernel4x16avx2, shortRows: [2]int{2, 4}}
 	kernels = []*kernel{avx512Kernel, avx2Kernel, goKernel}
 )

@@ -5,7 +5,8 @@ package gemm
 import "unsafe"
 
 // goKernel is the portable kernel: a 4×4 tile of scalar accumulators.
-var goKernel = &kernel{name: "go", short: "go", rank: 0, mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, micro: kernel4x4go}
+var goKernel = &kernel{name: "go", short: "go", rank: 0, mr: 4, nr: 4, kc: 256, mc: 128, nc: 1024, micro: kernel4x4go,
+	transpose: packTransposedGo, copyRows: packCopyGo}
 
 // kernel4x4go is the pure-Go micro-kernel (see microKernel).
 func kernel4x4go(kc int, a, b, c *float32, lda, ldc int, alpha, beta float32, load int) {

@@ -58,28 +58,28 @@ func grow(s []float32, n int) []float32 {
 
 // packA copies op(A)[i0:i0+mc, p0:p0+kc] into dst as ceil(mc/mr) panels of
 // mr rows, each row kc contiguous values; rows past mc are zero.
-func packA(trans bool, a []float32, lda, i0, mc, p0, kc, mr int, dst []float32) {
+func (k *kernel) packA(trans bool, a []float32, lda, i0, mc, p0, kc, mr int, dst []float32) {
 	rows := ceilDiv(mc, mr) * mr
 	if !trans {
 		for i := 0; i < mc; i++ {
 			copy(dst[i*kc:(i+1)*kc], a[(i0+i)*lda+p0:])
 		}
 	} else {
-		packTransposed(a, lda, p0, kc, i0, mc, dst, kc)
+		k.transpose(a, lda, p0, kc, i0, mc, dst, kc)
 	}
 	clear(dst[mc*kc : rows*kc])
 }
 
 // packB copies op(B)[p0:p0+kc, j0:j0+nc] into dst as ceil(nc/nr) panels of
 // kc rows of nr contiguous values; columns past nc are zero.
-func packB(trans bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) {
+func (k *kernel) packB(trans bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) {
 	for jp := 0; jp < nc; jp += nr {
 		w := min(nr, nc-jp)
 		panel := dst[jp*kc : jp*kc+kc*nr]
 		if !trans {
 			src := b[p0*ldb+j0+jp:]
 			if w == nr {
-				packCopy(src, ldb, kc, nr, panel)
+				k.copyRows(src, ldb, kc, nr, panel)
 			} else {
 				for p := 0; p < kc; p++ {
 					row := panel[p*nr : p*nr+nr]
@@ -90,7 +90,7 @@ func packB(trans bool, b []float32, ldb, p0, kc, j0, nc, nr int, dst []float32) 
 			continue
 		}
 		// op(B)[p, j] = b[j*ldb+p]: rows of b become columns of the panel.
-		packTransposed(b, ldb, j0+jp, w, p0, kc, panel, nr)
+		k.transpose(b, ldb, j0+jp, w, p0, kc, panel, nr)
 		if w < nr {
 			for p := 0; p < kc; p++ {
 				clear(panel[p*nr+w : p*nr+nr])

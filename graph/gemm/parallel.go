@@ -273,7 +273,7 @@ func (t *task) work(buf *workBuf) {
 			if !packed {
 				buf.ensure(nkb*mPad*kcb, kcb*t.chunk, mr*nr)
 				for q, pc := 0, 0; pc < t.kk; q, pc = q+1, pc+kcb {
-					packA(t.transA, t.a, t.lda, 0, t.m, pc, min(kcb, t.kk-pc), mr, buf.a[q*mPad*kcb:])
+					k.packA(t.transA, t.a, t.lda, 0, t.m, pc, min(kcb, t.kk-pc), mr, buf.a[q*mPad*kcb:])
 				}
 				packed = true
 			}
@@ -282,7 +282,7 @@ func (t *task) work(buf *workBuf) {
 			mcb := split(t.m, k.mc, mr)
 			for q, pc := 0, 0; pc < t.kk; q, pc = q+1, pc+kcb {
 				kc := min(kcb, t.kk-pc)
-				packB(t.transB, t.b, t.ldb, pc, kc, n0, nc, nr, buf.b)
+				k.packB(t.transB, t.b, t.ldb, pc, kc, n0, nc, nr, buf.b)
 				bEff, load := betaFor(pc, t.beta)
 				ap := buf.a[q*mPad*kcb:]
 				for ic := 0; ic < t.m; ic += mcb {
@@ -295,7 +295,7 @@ func (t *task) work(buf *workBuf) {
 		if !packed {
 			buf.ensure(kcb*t.chunk, nkb*nPad*kcb, mr*nr)
 			for q, pc := 0, 0; pc < t.kk; q, pc = q+1, pc+kcb {
-				packB(t.transB, t.b, t.ldb, pc, min(kcb, t.kk-pc), 0, t.n, nr, buf.b[q*nPad*kcb:])
+				k.packB(t.transB, t.b, t.ldb, pc, min(kcb, t.kk-pc), 0, t.n, nr, buf.b[q*nPad*kcb:])
 			}
 			packed = true
 		}
@@ -306,7 +306,7 @@ func (t *task) work(buf *workBuf) {
 			nc := min(ncb, t.n-jc)
 			for q, pc := 0, 0; pc < t.kk; q, pc = q+1, pc+kcb {
 				kc := min(kcb, t.kk-pc)
-				packA(t.transA, t.a, t.lda, m0, mc, pc, kc, mr, buf.a)
+				k.packA(t.transA, t.a, t.lda, m0, mc, pc, kc, mr, buf.a)
 				bEff, load := betaFor(pc, t.beta)
 				k.macro(buf.a, buf.b[q*nPad*kcb+jc*kc:], buf.tile, mc, nc, kc, t.c, m0*t.ldc+jc, t.ldc, t.alpha, bEff, load)
 			}
