@@ -34,48 +34,46 @@ type decoded struct {
 	input, output, logits *G.Node
 }
 
-// decodePixels un-shuffles the kept pixel states with the pixel mask token,
-// adds decoder position (tiled), temporal (repeated) and type embeddings,
-// and runs the shared decoder and the pixel MAE head. restore is (B, Lp).
-func (bd *builder) decodePixels(kept, restore *G.Node) decoded {
-	np := bd.cfg.PatchesPerFrame()
-	z := bd.unshuffle(bd.linear(kept, "encoder_to_decoder"), "pixel_mask_token", restore)
-	if bd.err != nil {
-		return decoded{}
-	}
-	n := z.Shape()[1]
-	z = bd.addRows(z, "decoder_pixel_pos_embed", tiled(n, np))
-	z = bd.addRows(z, "decoder_temporal_embed", repeated(n, np))
-	z = bd.addRows(z, "decoder_pixel_type_embed", make([]int, n))
-	return bd.decode(z, "pixel_mae_head.decoder")
-}
-
-// decodeAudio is decodePixels for audio: decoder_freq_embed tiled over time
-// patches and decoder_audio_pos_embed repeated over frequency patches.
-func (bd *builder) decodeAudio(kept, restore *G.Node) decoded {
-	f := bd.cfg.FreqPatches()
-	z := bd.unshuffle(bd.linear(kept, "encoder_to_decoder"), "audio_mask_token", restore)
-	if bd.err != nil {
-		return decoded{}
-	}
-	n := z.Shape()[1]
-	z = bd.addRows(z, "decoder_freq_embed", tiled(n, f))
-	z = bd.addRows(z, "decoder_audio_pos_embed", repeated(n, f))
-	z = bd.addRows(z, "decoder_audio_type_embed", make([]int, n))
-	return bd.decode(z, "audio_mae_head.decoder")
-}
-
-// decode runs TvltDecoder (blocks without any attention mask, then
-// LayerNorm) and a reconstruction head.
-func (bd *builder) decode(z *G.Node, head string) decoded {
+// decode is TvltForPreTraining's MAE decoding of both modalities: each
+// un-shuffles its kept states with its mask token (restore (B, L)) and adds
+// its decoder embeddings — pixels: position tiled over frames, temporal
+// repeated within a frame; audio: frequency tiled over time patches, time
+// position repeated over frequency patches; then type — and the two run
+// packed through the shared decoder (attention within each modality, no
+// mask) and its LayerNorm into their reconstruction heads.
+func (bd *builder) decode(pixKept, pixRestore, audKept, audRestore *G.Node) (pix, aud decoded) {
 	c := bd.cfg
+	zp := bd.unshuffle(bd.linear(pixKept, "encoder_to_decoder"), "pixel_mask_token", pixRestore)
+	za := bd.unshuffle(bd.linear(audKept, "encoder_to_decoder"), "audio_mask_token", audRestore)
+	if bd.err != nil {
+		return decoded{}, decoded{}
+	}
+	np, f := c.PatchesPerFrame(), c.FreqPatches()
+	n := zp.Shape()[1]
+	zp = bd.addRows(zp, "decoder_pixel_pos_embed", tiled(n, np))
+	zp = bd.addRows(zp, "decoder_temporal_embed", repeated(n, np))
+	zp = bd.addRows(zp, "decoder_pixel_type_embed", make([]int, n))
+	n = za.Shape()[1]
+	za = bd.addRows(za, "decoder_freq_embed", tiled(n, f))
+	za = bd.addRows(za, "decoder_audio_pos_embed", repeated(n, f))
+	za = bd.addRows(za, "decoder_audio_type_embed", make([]int, n))
+
+	z, segs := bd.pack([]*G.Node{zp, za}, []*G.Node{nil, nil})
+	if bd.err != nil {
+		return decoded{}, decoded{}
+	}
 	spec := blockSpec{c.DecoderHiddenSize, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize}
 	h := z
-	if outs := bd.stack(z, "decoder.decoder_layers", c.DecoderNumHiddenLayers, spec, nil); len(outs) > 0 {
+	if outs := bd.stack(z, "decoder.decoder_layers", c.DecoderNumHiddenLayers, spec, segs); len(outs) > 0 {
 		h = outs[len(outs)-1]
 	}
-	out := bd.layerNorm(h, "decoder.layernorm")
-	return decoded{input: z, output: out, logits: bd.linear(out, head)}
+	out := bd.unpack(bd.layerNorm(h, "decoder.layernorm"), segs)
+	if bd.err != nil {
+		return decoded{}, decoded{}
+	}
+	pix = decoded{input: zp, output: out[0], logits: bd.linear(out[0], "pixel_mae_head.decoder")}
+	aud = decoded{input: za, output: out[1], logits: bd.linear(out[1], "audio_mae_head.decoder")}
+	return pix, aud
 }
 
 func (bd *builder) unshuffle(kept *G.Node, token string, restore *G.Node) *G.Node {

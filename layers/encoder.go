@@ -33,42 +33,62 @@ type encoderOutputs struct {
 	hidden       []*G.Node // hidden_states: embedding output, then each layer (before the final LayerNorm)
 }
 
-// encode is TvltModel.forward: embed both modalities, keep the MAE-visible
-// tokens, prepend CLS ([CLS, pixel..., audio...]), run the encoder and the
-// final LayerNorm (absent with use_mean_pooling).
-func (bd *builder) encode(prefix string, in encoderInputs) encoderOutputs {
+// encode is TvltModel.forward for one or more passes of a step at once:
+// each pass embeds both modalities, keeps its MAE-visible tokens and
+// prepends CLS ([CLS, pixel..., audio...]); the passes then run through the
+// encoder packed into one stream (attention stays within each pass) and the
+// final LayerNorm (absent with use_mean_pooling). hidden_states are returned
+// for a single pass only.
+func (bd *builder) encode(prefix string, ins ...encoderInputs) []encoderOutputs {
 	c := bd.cfg
-	ep := bd.pixelEmbeddings(in.pixels, prefix)
-	ea := bd.audioEmbeddings(in.audio, prefix)
-	if in.pixelKeep != nil {
-		ep = bd.gather(ep, in.pixelKeep)
+	xs := make([]*G.Node, len(ins))
+	biases := make([]*G.Node, len(ins))
+	lps := make([]int, len(ins))
+	for i, in := range ins {
+		ep := bd.pixelEmbeddings(in.pixels, prefix)
+		ea := bd.audioEmbeddings(in.audio, prefix)
+		if in.pixelKeep != nil {
+			ep = bd.gather(ep, in.pixelKeep)
+		}
+		if in.audioKeep != nil {
+			ea = bd.gather(ea, in.audioKeep)
+		}
+		cls := bd.param(prefix + "cls_embedding")
+		if bd.err != nil {
+			return nil
+		}
+		lps[i] = ep.Shape()[1]
+		xs[i] = bd.ok(graph.ConcatTokens(cls, ep, ea))
+		biases[i] = in.keyBias
 	}
-	if in.audioKeep != nil {
-		ea = bd.gather(ea, in.audioKeep)
-	}
-	cls := bd.param(prefix + "cls_embedding")
+	x, segs := bd.pack(xs, biases)
 	if bd.err != nil {
-		return encoderOutputs{}
+		return nil
 	}
-	lp := ep.Shape()[1]
-	x := bd.ok(graph.ConcatTokens(cls, ep, ea))
 	hidden := []*G.Node{x}
 	spec := blockSpec{c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize}
-	hidden = append(hidden, bd.stack(x, prefix+"encoder.layer", c.NumHiddenLayers, spec, in.keyBias)...)
+	hidden = append(hidden, bd.stack(x, prefix+"encoder.layer", c.NumHiddenLayers, spec, segs)...)
 	last := hidden[len(hidden)-1]
 	if !c.UseMeanPooling {
 		last = bd.layerNorm(last, prefix+"layernorm")
 	}
+	lasts := bd.unpack(last, segs)
 	if bd.err != nil {
-		return encoderOutputs{}
+		return nil
 	}
-	s := last.Shape()[1]
-	return encoderOutputs{
-		last:   last,
-		pixel:  bd.ok(graph.SliceSeq(last, 1, 1+lp)),
-		audio:  bd.ok(graph.SliceSeq(last, 1+lp, s)),
-		hidden: hidden,
+	outs := make([]encoderOutputs, len(ins))
+	for i, l := range lasts {
+		s := l.Shape()[1]
+		outs[i] = encoderOutputs{
+			last:  l,
+			pixel: bd.ok(graph.SliceSeq(l, 1, 1+lps[i])),
+			audio: bd.ok(graph.SliceSeq(l, 1+lps[i], s)),
+		}
 	}
+	if len(ins) == 1 {
+		outs[0].hidden = hidden
+	}
+	return outs
 }
 
 func (bd *builder) gather(x, ids *G.Node) *G.Node {

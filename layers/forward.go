@@ -29,31 +29,56 @@ func (p *Program) build(b *Batch) error {
 		}
 		return p.setLoss(loss)
 	}
+	// TvltForPreTraining: the matching and MAE passes share one packed run
+	// through the encoder.
 	c := p.m.Config
-	var terms []*G.Node
+	var passes []pass
 	if c.TaskMatching && b.PixelValuesMixed != nil {
-		loss, err := p.matchingPass(b)
+		ps, err := p.matchingPass(b)
 		if err != nil {
 			return err
 		}
-		terms = append(terms, loss)
+		passes = append(passes, ps)
 	}
 	if c.TaskMAE && b.PixelIDsShuffle != nil {
-		loss, err := p.maePass(b)
+		ps, err := p.maePass(b)
 		if err != nil {
 			return err
 		}
-		terms = append(terms, loss)
+		passes = append(passes, ps)
 	}
-	if len(terms) == 0 && p.opts.Inspect && !p.opts.Train {
+	if len(passes) == 0 && p.opts.Inspect && !p.opts.Train {
 		// A plain batch on a pretraining model: look at its encoder only.
 		_, err := p.encoderPass(b)
 		return err
 	}
-	if len(terms) == 0 {
+	if len(passes) == 0 {
 		return fmt.Errorf("layers: pretraining batch has neither matching inputs (pixel_values_mixed) nor MAE ids (ids_shuffle) for the enabled tasks")
 	}
+	ins := make([]encoderInputs, len(passes))
+	for i, ps := range passes {
+		ins[i] = ps.in
+	}
+	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), ins...)
+	if p.bd.err != nil {
+		return p.bd.err
+	}
+	terms := make([]*G.Node, len(passes))
+	for i, ps := range passes {
+		loss, err := ps.loss(outs[i])
+		if err != nil {
+			return err
+		}
+		terms[i] = loss
+	}
 	return p.setLoss(terms...)
+}
+
+// pass is one pretraining task: its encoder inputs, and its head and loss
+// on the encoder's output.
+type pass struct {
+	in   encoderInputs
+	loss func(encoderOutputs) (*G.Node, error)
 }
 
 // setLoss sums the task losses into the program's loss ("loss").
@@ -100,10 +125,11 @@ func (p *Program) encoderPass(b *Batch) (encoderOutputs, error) {
 		return encoderOutputs{}, err
 	}
 	in := p.encoderInputs("", d.frames, 0, 0, b.PixelMask != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
+	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
 	if p.bd.err != nil {
-		return out, p.bd.err
+		return encoderOutputs{}, p.bd.err
 	}
+	out := outs[0]
 	if p.m.Kind == Base || p.opts.Inspect {
 		p.read("last_hidden_state", out.last)
 		p.read("last_pixel_hidden_state", out.pixel)
@@ -143,78 +169,80 @@ func (p *Program) finetunePass(b *Batch) (*G.Node, error) {
 }
 
 // matchingPass is TvltForPreTraining's matching branch: the encoder on
-// (pixel_values_mixed, audio_values) → matching_logits (B, 1) and
+// (pixel_values_mixed, audio_values), then matching_logits (B, 1) and
 // matching_loss, BCE against matching_labels (B, 1).
-func (p *Program) matchingPass(b *Batch) (*G.Node, error) {
+func (p *Program) matchingPass(b *Batch) (pass, error) {
 	c, d := p.m.Config, p.dims
 	_, tm, _ := checkPixels(c, "pixel_values_mixed", b.PixelValuesMixed)
 	if err := checkMask("pixel_mask_mixed", b.PixelMaskMixed, d.b, c.PixelTokens(tm)); err != nil {
-		return nil, err
+		return pass{}, err
 	}
 	if b.MatchingLabels == nil {
-		return nil, fmt.Errorf("layers: matching needs matching_labels (B, 1)")
+		return pass{}, fmt.Errorf("layers: matching needs matching_labels (B, 1)")
 	}
 	if s := b.MatchingLabels.Shape(); s.Dims() != 2 || s[0] != d.b || s[1] != 1 {
-		return nil, fmt.Errorf("layers: matching_labels has shape %v, want (%d, 1)", s, d.b)
+		return pass{}, fmt.Errorf("layers: matching_labels has shape %v, want (%d, 1)", s, d.b)
 	}
 	in := p.encoderInputs("matching_", tm, 0, 0, b.PixelMaskMixed != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
-	logits := p.bd.matchingHead(out.last)
-	labels := p.placeholder("matching_labels", p.m.Params.Dtype(), d.b, 1)
-	if p.bd.err != nil {
-		return nil, p.bd.err
-	}
-	loss, err := losses.BCEWithLogits(logits, labels)
-	if err != nil {
-		return nil, err
-	}
-	p.inspect("matching_last_hidden_state", out.last)
-	p.read("matching_logits", logits)
-	p.read("matching_loss", loss)
-	return loss, nil
+	return pass{in: in, loss: func(out encoderOutputs) (*G.Node, error) {
+		logits := p.bd.matchingHead(out.last)
+		labels := p.placeholder("matching_labels", p.m.Params.Dtype(), d.b, 1)
+		if p.bd.err != nil {
+			return nil, p.bd.err
+		}
+		loss, err := losses.BCEWithLogits(logits, labels)
+		if err != nil {
+			return nil, err
+		}
+		p.inspect("matching_last_hidden_state", out.last)
+		p.read("matching_logits", logits)
+		p.read("matching_loss", loss)
+		return loss, nil
+	}}, nil
 }
 
-// maePass is TvltForPreTraining's MAE branch: encode the kept tokens
-// (B, 1+Kp+Ka, D), decode each modality with mask tokens at the removed
+// maePass is TvltForPreTraining's MAE branch: the encoder on the kept
+// tokens (B, 1+Kp+Ka, D), then the decoder with mask tokens at the removed
 // places → pixel_logits (B, Lp, pH·pW·C) and audio_logits (B, La, pT·pF·Ca),
 // and the sum of the two MAE losses over removed real patches.
-func (p *Program) maePass(b *Batch) (*G.Node, error) {
+func (p *Program) maePass(b *Batch) (pass, error) {
 	c, dt, d := p.m.Config, p.m.Params.Dtype(), p.dims
 	if err := checkMask("pixel_mask", b.PixelMask, d.b, d.lp); err != nil {
-		return nil, err
+		return pass{}, err
 	}
 	if err := checkMask("audio_mask", b.AudioMask, d.b, d.la); err != nil {
-		return nil, err
+		return pass{}, err
 	}
 	in := p.encoderInputs("mae_", d.frames, b.PixelLenKeep, b.AudioLenKeep, b.PixelMask != nil && b.AudioMask != nil)
-	out := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
-	pix := p.bd.decodePixels(out.pixel, p.placeholder("pixel_ids_restore", tensor.Int64, d.b, d.lp))
-	aud := p.bd.decodeAudio(out.audio, p.placeholder("audio_ids_restore", tensor.Int64, d.b, d.la))
-	if p.bd.err != nil {
-		return nil, p.bd.err
-	}
-	pixTarget := p.placeholder("pixel_patch_targets", dt, d.b, d.lp, c.PixelMAEDim())
-	audTarget := p.placeholder("audio_patch_targets", dt, d.b, d.la, c.AudioPatchDim())
-	pixLoss, err := losses.MAE(pix.logits, pixTarget, p.placeholder("pixel_label_masks", dt, d.b, d.lp))
-	if err != nil {
-		return nil, err
-	}
-	audLoss, err := losses.MAE(aud.logits, audTarget, p.placeholder("audio_label_masks", dt, d.b, d.la))
-	if err != nil {
-		return nil, err
-	}
-	p.inspect("pixel_patch_targets", pixTarget)
-	p.inspect("audio_patch_targets", audTarget)
-	p.inspect("mae_last_hidden_state", out.last)
-	p.inspect("pixel_decoder_input", pix.input)
-	p.inspect("pixel_decoder_output", pix.output)
-	p.inspect("audio_decoder_input", aud.input)
-	p.inspect("audio_decoder_output", aud.output)
-	p.read("pixel_logits", pix.logits)
-	p.read("audio_logits", aud.logits)
-	p.read("pixel_mae_loss", pixLoss)
-	p.read("audio_mae_loss", audLoss)
-	return losses.Sum(pixLoss, audLoss)
+	return pass{in: in, loss: func(out encoderOutputs) (*G.Node, error) {
+		pix, aud := p.bd.decode(out.pixel, p.placeholder("pixel_ids_restore", tensor.Int64, d.b, d.lp),
+			out.audio, p.placeholder("audio_ids_restore", tensor.Int64, d.b, d.la))
+		if p.bd.err != nil {
+			return nil, p.bd.err
+		}
+		pixTarget := p.placeholder("pixel_patch_targets", dt, d.b, d.lp, c.PixelMAEDim())
+		audTarget := p.placeholder("audio_patch_targets", dt, d.b, d.la, c.AudioPatchDim())
+		pixLoss, err := losses.MAE(pix.logits, pixTarget, p.placeholder("pixel_label_masks", dt, d.b, d.lp))
+		if err != nil {
+			return nil, err
+		}
+		audLoss, err := losses.MAE(aud.logits, audTarget, p.placeholder("audio_label_masks", dt, d.b, d.la))
+		if err != nil {
+			return nil, err
+		}
+		p.inspect("pixel_patch_targets", pixTarget)
+		p.inspect("audio_patch_targets", audTarget)
+		p.inspect("mae_last_hidden_state", out.last)
+		p.inspect("pixel_decoder_input", pix.input)
+		p.inspect("pixel_decoder_output", pix.output)
+		p.inspect("audio_decoder_input", aud.input)
+		p.inspect("audio_decoder_output", aud.output)
+		p.read("pixel_logits", pix.logits)
+		p.read("audio_logits", aud.logits)
+		p.read("pixel_mae_loss", pixLoss)
+		p.read("audio_mae_loss", audLoss)
+		return losses.Sum(pixLoss, audLoss)
+	}}, nil
 }
 
 // lastCLSAttention reads attentions/last_cls (B, S): the CLS query's
