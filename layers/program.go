@@ -37,7 +37,7 @@ type Program struct {
 	loss   *G.Node
 	params G.Nodes
 	grads  G.Nodes // with Train: the gradient node of each parameter
-	failed bool // the last run did not finish: its registers are suspect
+	failed bool    // the last run did not finish: its registers are suspect
 
 	// while compiling: the graph builder and the batch's sizes
 	bd   *builder
