@@ -32,14 +32,43 @@ const maskedBias = -1e30
 // bias, so that element's output is the mean of its values and q, k receive zero gradient
 // from it (the exact derivative of what is computed).
 func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
+	return PackedAttention(q, k, v, keyBias, heads, nil)
+}
+
+// PackedAttention is Attention over a packed sequence: q, k, v (B,S,D) hold
+// sequences of the given lengths (summing to S) laid end to end, and each
+// sequence attends only to itself, with its part of keyBias (B,S). Packing
+// lets the token-wise layers around attention (Linear, LayerNorm) run once
+// over several sequences; nil segments is one sequence of S tokens.
+func PackedAttention(q, k, v, keyBias *G.Node, heads int, segments []int) (*G.Node, error) {
 	children, err := attentionInputs("Attention", []*G.Node{q, k, v}, keyBias, heads)
 	if err != nil {
 		return nil, err
 	}
+	if segments != nil {
+		total := 0
+		for _, n := range segments {
+			if n < 1 {
+				return nil, fmt.Errorf("graph: Attention: segment lengths %v must be positive", segments)
+			}
+			total += n
+		}
+		if total != q.Shape()[1] {
+			return nil, fmt.Errorf("graph: Attention: segment lengths %v sum to %d, not the sequence length %d", segments, total, q.Shape()[1])
+		}
+		if len(segments) == 1 {
+			segments = nil
+		}
+	}
+	name := fmt.Sprintf("Attention{heads=%d,bias=%t}", heads, keyBias != nil)
+	if segments != nil {
+		name = fmt.Sprintf("Attention{heads=%d,bias=%t,segments=%v}", heads, keyBias != nil, segments)
+	}
 	op := &attnOp{
-		opBase:  opBase{fmt.Sprintf("Attention{heads=%d,bias=%t}", heads, keyBias != nil)},
+		opBase:  opBase{name},
 		heads:   heads,
 		hasBias: keyBias != nil,
+		segs:    append([]int(nil), segments...),
 		state:   &attnState{},
 	}
 	n, err := G.ApplyOp(op, children...)
@@ -65,6 +94,7 @@ type attnOp struct {
 	opBase
 	heads   int
 	hasBias bool
+	segs    []int // packed sequence lengths; nil: one sequence
 	state   *attnState
 }
 
@@ -115,8 +145,36 @@ func (op *attnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 	return res, nil
 }
 
-// attnDims holds the runtime sizes shared by the kernels.
-type attnDims struct{ b, s, d, h, dh int }
+// attnDims holds the runtime sizes shared by the kernels: s is the packed
+// length (the batch stride), segs the packed sequences' lengths (nil: one).
+type attnDims struct {
+	b, s, d, h, dh int
+	segs           []int
+}
+
+// segments lists the packed sequences as (first token, length).
+func (dm attnDims) segments() [][2]int {
+	if dm.segs == nil {
+		return [][2]int{{0, dm.s}}
+	}
+	out := make([][2]int, len(dm.segs))
+	lo := 0
+	for i, n := range dm.segs {
+		out[i] = [2]int{lo, n}
+		lo += n
+	}
+	return out
+}
+
+// probsPerItem is the number of attention probabilities of one (batch, head):
+// Σ n² over the segments.
+func (dm attnDims) probsPerItem() int {
+	t := 0
+	for _, sg := range dm.segments() {
+		t += sg[1] * sg[1]
+	}
+	return t
+}
 
 func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*tensor.Dense, []*tensor.Dense, attnDims, error) {
 	names := []string{"q", "k", "v"}
@@ -133,7 +191,7 @@ func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*ten
 	if qs.Dims() != 3 || !ds[1].Shape().Eq(qs) || !ds[2].Shape().Eq(qs) {
 		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: q %v, k %v, v %v must share a (B,S,D) shape", name, qs, ds[1].Shape(), ds[2].Shape())
 	}
-	dm := attnDims{b: qs[0], s: qs[1], d: qs[2], h: op.heads, dh: qs[2] / op.heads}
+	dm := attnDims{b: qs[0], s: qs[1], d: qs[2], h: op.heads, dh: qs[2] / op.heads, segs: op.segs}
 	if op.hasBias && ds[3].Shape().TotalSize() != dm.b*dm.s {
 		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d)", name, ds[3].Shape(), dm.b, dm.s)
 	}
@@ -157,14 +215,14 @@ func (op *attnOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, error) {
 	case tensor.Float32:
 		var stash []float32
 		if op.state.keep {
-			op.state.p32 = growTo(op.state.p32, dm.b*dm.h*dm.s*dm.s)
+			op.state.p32 = growTo(op.state.p32, dm.b*dm.h*dm.probsPerItem())
 			stash = op.state.p32
 		}
 		attnForward(ins, sliceOf[float32](out), stash, dm)
 	case tensor.Float64:
 		var stash []float64
 		if op.state.keep {
-			op.state.p64 = growTo(op.state.p64, dm.b*dm.h*dm.s*dm.s)
+			op.state.p64 = growTo(op.state.p64, dm.b*dm.h*dm.probsPerItem())
 			stash = op.state.p64
 		}
 		attnForward(ins, sliceOf[float64](out), stash, dm)
@@ -188,52 +246,52 @@ func growTo[T float](s []T, n int) []T {
 	return s[:n]
 }
 
-// biasOf returns the key bias row data (or nil) and which batch elements have all keys masked.
-func biasOf[T float](ins []*tensor.Dense, dm attnDims) ([]T, []bool) {
-	allMasked := make([]bool, dm.b)
+// biasOf returns the key bias data (B,S), or nil without one.
+func biasOf[T float](ins []*tensor.Dense) []T {
 	if len(ins) < 4 {
-		return nil, allMasked
+		return nil
 	}
-	bias := sliceOf[T](ins[3])
-	for b := 0; b < dm.b; b++ {
-		all := true
-		for _, v := range bias[b*dm.s : (b+1)*dm.s] {
-			if float64(v) > maskedBias {
-				all = false
-				break
-			}
-		}
-		allMasked[b] = all
-	}
-	return bias, allMasked
+	return sliceOf[T](ins[3])
 }
 
-// transposeHead writes the strided head block src (S rows of dh, row stride D) to dst as
-// a contiguous (dh, S) matrix. Gonum's GEMM is several times slower on transposed operands
-// with a short inner dimension than on plain ones, and this copy is cheap.
-func transposeHead[T float](dst, src []T, dm attnDims) {
-	for i := 0; i < dm.s; i++ {
+// allMasked reports whether every key of a bias row is masked.
+func allMasked[T float](brow []T) bool {
+	if brow == nil {
+		return false
+	}
+	for _, v := range brow {
+		if float64(v) > maskedBias {
+			return false
+		}
+	}
+	return true
+}
+
+// transposeHead writes the strided head block src (n rows of dh, row stride D) to dst as
+// a contiguous (dh, n) matrix: GEMMs run faster on it than on the strided transpose.
+func transposeHead[T float](dst, src []T, n int, dm attnDims) {
+	for i := 0; i < n; i++ {
 		row := src[i*dm.d : i*dm.d+dm.dh]
 		for c, v := range row {
-			dst[c*dm.s+i] = v
+			dst[c*n+i] = v
 		}
 	}
 }
 
-// attnProbs fills p (S×S) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head);
-// kt is (dh·S) scratch.
-func attnProbs[T float](q, k, bias, p, kt []T, b, h int, dm attnDims) {
-	off := b*dm.s*dm.d + h*dm.dh
-	transposeHead(kt, k[off:], dm)
-	matmul(false, false, dm.s, dm.s, dm.dh, 1, q[off:], dm.d, kt, dm.s, 0, p, dm.s)
+// attnProbs fills p (n×n) with softmax((Q_h·K_hᵀ)/sqrt(dh) + bias) for one (batch, head)
+// of the sequence of n tokens starting at token lo; kt is (dh·n) scratch.
+func attnProbs[T float](q, k, bias, p, kt []T, b, h, lo, n int, dm attnDims) {
+	off := (b*dm.s+lo)*dm.d + h*dm.dh
+	transposeHead(kt, k[off:], n, dm)
+	matmul(false, false, n, n, dm.dh, 1, q[off:], dm.d, kt, n, 0, p, n)
 	scale := T(math.Sqrt(float64(dm.dh)))
 	var brow []T
 	if bias != nil {
-		brow = bias[b*dm.s : (b+1)*dm.s]
+		brow = bias[b*dm.s+lo : b*dm.s+lo+n]
 	}
-	attnRows(dm.s, 12*dm.s, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			softmaxScores(p[i*dm.s:(i+1)*dm.s], brow, scale)
+	attnRows(n, 12*n, func(i0, i1 int) {
+		for i := i0; i < i1; i++ {
+			softmaxScores(p[i*n:(i+1)*n], brow, scale)
 		}
 	})
 }
@@ -293,22 +351,26 @@ func softmaxRow[T float](row []T, mx T) {
 
 func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
-	bias, _ := biasOf[T](ins, dm)
-	ss := dm.s * dm.s
+	bias := biasOf[T](ins)
+	per := dm.probsPerItem()
 	kt := make([]T, dm.s*dm.dh)
 	var scratch []T
 	if stash == nil {
-		scratch = make([]T, ss)
+		scratch = make([]T, per)
 	}
 	for item := 0; item < dm.b*dm.h; item++ {
 		b, h := item/dm.h, item%dm.h
 		p := scratch
 		if stash != nil {
-			p = stash[item*ss : (item+1)*ss]
+			p = stash[item*per : (item+1)*per]
 		}
-		attnProbs(q, k, bias, p, kt, b, h, dm)
-		off := b*dm.s*dm.d + h*dm.dh
-		matmul(false, false, dm.s, dm.dh, dm.s, 1, p, dm.s, v[off:], dm.d, 0, out[off:], dm.d)
+		for _, sg := range dm.segments() {
+			lo, n := sg[0], sg[1]
+			attnProbs(q, k, bias, p[:n*n], kt, b, h, lo, n, dm)
+			off := (b*dm.s+lo)*dm.d + h*dm.dh
+			matmul(false, false, n, dm.dh, n, 1, p, n, v[off:], dm.d, 0, out[off:], dm.d)
+			p = p[n*n:]
+		}
 	}
 }
 
@@ -349,13 +411,13 @@ func (op *attnGradOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, erro
 	switch res.Dtype() {
 	case tensor.Float32:
 		var stash []float32
-		if valid && len(st.p32) == dm.b*dm.h*dm.s*dm.s {
+		if valid && len(st.p32) == dm.b*dm.h*dm.probsPerItem() {
 			stash = st.p32
 		}
 		attnBackward(ins, sliceOf[float32](dout), stash, sliceOf[float32](res), dm)
 	case tensor.Float64:
 		var stash []float64
-		if valid && len(st.p64) == dm.b*dm.h*dm.s*dm.s {
+		if valid && len(st.p64) == dm.b*dm.h*dm.probsPerItem() {
 			stash = st.p64
 		}
 		attnBackward(ins, sliceOf[float64](dout), stash, sliceOf[float64](res), dm)
@@ -367,54 +429,60 @@ func (op *attnGradOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, erro
 
 func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDims) {
 	q, k, v := sliceOf[T](ins[0]), sliceOf[T](ins[1]), sliceOf[T](ins[2])
-	bias, allMasked := biasOf[T](ins, dm)
-	n := dm.b * dm.s * dm.d
-	dq, dk, dv := res[:n], res[n:2*n], res[2*n:]
-	ss := dm.s * dm.s
+	bias := biasOf[T](ins)
+	total := dm.b * dm.s * dm.d
+	dq, dk, dv := res[:total], res[total:2*total], res[2*total:]
+	per := dm.probsPerItem()
 	tbuf := make([]T, dm.s*dm.dh)
-	dp := make([]T, ss)
+	dpBuf := make([]T, per)
 	var pbuf []T
 	if stash == nil {
-		pbuf = make([]T, ss)
+		pbuf = make([]T, per)
 	}
 	scale := T(math.Sqrt(float64(dm.dh)))
 	for item := 0; item < dm.b*dm.h; item++ {
 		b, h := item/dm.h, item%dm.h
-		off := b*dm.s*dm.d + h*dm.dh
-		p := pbuf
+		pAll := pbuf
 		if stash != nil {
-			p = stash[item*ss : (item+1)*ss]
-		} else {
-			attnProbs(q, k, bias, p, tbuf, b, h, dm)
+			pAll = stash[item*per : (item+1)*per]
 		}
-		// dV_h = Pᵀ·dO_h
-		matmul(true, false, dm.s, dm.dh, dm.s, 1, p, dm.s, dout[off:], dm.d, 0, dv[off:], dm.d)
-		if allMasked[b] {
-			for i := 0; i < dm.s; i++ {
-				clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
-				clear(dk[off+i*dm.d : off+i*dm.d+dm.dh])
+		for _, sg := range dm.segments() {
+			lo, n := sg[0], sg[1]
+			off := (b*dm.s+lo)*dm.d + h*dm.dh
+			p, dp := pAll[:n*n], dpBuf[:n*n]
+			pAll = pAll[n*n:]
+			if stash == nil {
+				attnProbs(q, k, bias, p, tbuf, b, h, lo, n, dm)
 			}
-			continue
+			// dV_h = Pᵀ·dO_h
+			matmul(true, false, n, dm.dh, n, 1, p, n, dout[off:], dm.d, 0, dv[off:], dm.d)
+			if bias != nil && allMasked(bias[b*dm.s+lo:b*dm.s+lo+n]) {
+				for i := 0; i < n; i++ {
+					clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
+					clear(dk[off+i*dm.d : off+i*dm.d+dm.dh])
+				}
+				continue
+			}
+			// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
+			transposeHead(tbuf, v[off:], n, dm)
+			matmul(false, false, n, n, dm.dh, 1, dout[off:], dm.d, tbuf, n, 0, dp, n)
+			attnRows(n, 6*n, func(i0, i1 int) {
+				for i := i0; i < i1; i++ {
+					pr, dr := p[i*n:(i+1)*n], dp[i*n:(i+1)*n]
+					var dot float64
+					for j, pv := range pr {
+						dot += float64(pv) * float64(dr[j])
+					}
+					dt := T(dot)
+					for j, pv := range pr {
+						dr[j] = pv * (dr[j] - dt) / scale
+					}
+				}
+			})
+			// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
+			matmul(false, false, n, dm.dh, n, 1, dp, n, k[off:], dm.d, 0, dq[off:], dm.d)
+			matmul(true, false, n, dm.dh, n, 1, dp, n, q[off:], dm.d, 0, dk[off:], dm.d)
 		}
-		// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
-		transposeHead(tbuf, v[off:], dm)
-		matmul(false, false, dm.s, dm.s, dm.dh, 1, dout[off:], dm.d, tbuf, dm.s, 0, dp, dm.s)
-		attnRows(dm.s, 6*dm.s, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				pr, dr := p[i*dm.s:(i+1)*dm.s], dp[i*dm.s:(i+1)*dm.s]
-				var dot float64
-				for j, pv := range pr {
-					dot += float64(pv) * float64(dr[j])
-				}
-				dt := T(dot)
-				for j, pv := range pr {
-					dr[j] = pv * (dr[j] - dt) / scale
-				}
-			}
-		})
-		// dQ_h = dS·K_h ; dK_h = dSᵀ·Q_h
-		matmul(false, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, k[off:], dm.d, 0, dq[off:], dm.d)
-		matmul(true, false, dm.s, dm.dh, dm.s, 1, dp, dm.s, q[off:], dm.d, 0, dk[off:], dm.d)
 	}
 }
 

@@ -108,10 +108,10 @@ func (op *attnProbsOp) UsePreallocDo(p G.Value, inputs ...G.Value) (G.Value, err
 
 func probsForward[T float](ins []*tensor.Dense, out []T, dm attnDims) {
 	q, k := sliceOf[T](ins[0]), sliceOf[T](ins[1])
-	bias, _ := biasOf[T](ins, dm)
+	bias := biasOf[T](ins)
 	ss := dm.s * dm.s
 	kt := make([]T, dm.s*dm.dh)
 	for item := 0; item < dm.b*dm.h; item++ {
-		attnProbs(q, k, bias, out[item*ss:(item+1)*ss], kt, item/dm.h, item%dm.h, dm)
+		attnProbs(q, k, bias, out[item*ss:(item+1)*ss], kt, item/dm.h, item%dm.h, 0, dm.s, dm)
 	}
 }

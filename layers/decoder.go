@@ -58,16 +58,16 @@ func (bd *builder) decode(pixKept, pixRestore, audKept, audRestore *G.Node) (pix
 	za = bd.addRows(za, "decoder_audio_pos_embed", repeated(n, f))
 	za = bd.addRows(za, "decoder_audio_type_embed", make([]int, n))
 
-	z, segs := bd.pack([]*G.Node{zp, za}, []*G.Node{nil, nil})
+	z, pk := bd.pack([]*G.Node{zp, za}, []*G.Node{nil, nil})
 	if bd.err != nil {
 		return decoded{}, decoded{}
 	}
 	spec := blockSpec{c.DecoderHiddenSize, c.DecoderNumAttentionHeads, c.DecoderIntermediateSize}
 	h := z
-	if outs := bd.stack(z, "decoder.decoder_layers", c.DecoderNumHiddenLayers, spec, segs); len(outs) > 0 {
+	if outs := bd.stack(z, "decoder.decoder_layers", c.DecoderNumHiddenLayers, spec, pk); len(outs) > 0 {
 		h = outs[len(outs)-1]
 	}
-	out := bd.unpack(bd.layerNorm(h, "decoder.layernorm"), segs)
+	out := bd.unpack(bd.layerNorm(h, "decoder.layernorm"), pk)
 	if bd.err != nil {
 		return decoded{}, decoded{}
 	}

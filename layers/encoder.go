@@ -61,18 +61,18 @@ func (bd *builder) encode(prefix string, ins ...encoderInputs) []encoderOutputs 
 		xs[i] = bd.ok(graph.ConcatTokens(cls, ep, ea))
 		biases[i] = in.keyBias
 	}
-	x, segs := bd.pack(xs, biases)
+	x, pk := bd.pack(xs, biases)
 	if bd.err != nil {
 		return nil
 	}
 	hidden := []*G.Node{x}
 	spec := blockSpec{c.HiddenSize, c.NumAttentionHeads, c.IntermediateSize}
-	hidden = append(hidden, bd.stack(x, prefix+"encoder.layer", c.NumHiddenLayers, spec, segs)...)
+	hidden = append(hidden, bd.stack(x, prefix+"encoder.layer", c.NumHiddenLayers, spec, pk)...)
 	last := hidden[len(hidden)-1]
 	if !c.UseMeanPooling {
 		last = bd.layerNorm(last, prefix+"layernorm")
 	}
-	lasts := bd.unpack(last, segs)
+	lasts := bd.unpack(last, pk)
 	if bd.err != nil {
 		return nil
 	}

@@ -168,3 +168,48 @@ func TestPretrainingSingleTask(t *testing.T) {
 		})
 	}
 }
+
+// TestPackedPassesWithOneUnmasked packs a matching pass without an attention
+// mask (no pixel_mask_mixed) with a masked MAE pass: each pass must give
+// what it gives alone.
+func TestPackedPassesWithOneUnmasked(t *testing.T) {
+	dir := golden.Dir(t)
+	in := golden.Load(t, dir, "inputs.npz")
+	rec := golden.Load(t, dir, "pretraining.npz")
+	full := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
+	alone := func(matching, mae bool) *Model {
+		cfg := full.Config
+		cfg.TaskMatching, cfg.TaskMAE = matching, mae
+		m, err := New(Pretraining, cfg, tensor.Float64, graph.InitOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sub := map[string]*tensor.Dense{}
+		for _, n := range m.Params.Names() {
+			sub[n] = full.Params.Value(n)
+		}
+		if err := m.Params.Load(sub); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	batch := func() *Batch {
+		b := pretrainingBatch(t, in, rec)
+		b.PixelMaskMixed = nil
+		return b
+	}
+	_, both := run(t, full, batch(), Options{})
+	_, matching := run(t, alone(true, false), batch(), Options{})
+	_, mae := run(t, alone(false, true), batch(), Options{})
+	for _, tc := range []struct {
+		key  string
+		want *Result
+	}{{"matching_loss", matching}, {"matching_logits", matching}, {"pixel_mae_loss", mae}, {"audio_mae_loss", mae}, {"pixel_logits", mae}} {
+		got, want := golden.Float64s(both.Outputs[tc.key]), golden.Float64s(tc.want.Outputs[tc.key])
+		for i := range want {
+			if d := got[i] - want[i]; d > 1e-9 || d < -1e-9 {
+				t.Fatalf("%s[%d]: packed %v, alone %v", tc.key, i, got[i], want[i])
+			}
+		}
+	}
+}
