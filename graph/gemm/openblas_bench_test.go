@@ -22,14 +22,16 @@ import (
 func init() {
 	benchImpls = append(benchImpls, benchImpl{"openblas", func(n int) func() {
 		openblas.SetThreads(n)
-		return func() {}
+		// OpenBLAS's threads spin for a while after a call: let them go
+		// idle before the next benchmark, so they do not take its core.
+		return func() { time.Sleep(120 * time.Millisecond) }
 	}, openblas.Sgemm})
 }
 
 // TestCompareOpenBLAS prints, with TVLT_GEMM_COMPARE=1, a table of this
 // package's and OpenBLAS's GFLOP/s on every benchmark shape, from the fastest
-// of many calls of each, the two alternating call by call: unlike the means
-// that BenchmarkSgemm reports, this holds up on a machine with other load.
+// of many calls of each (see compareMin): unlike the means that
+// BenchmarkSgemm reports, this holds up on a machine with other load.
 func TestCompareOpenBLAS(t *testing.T) {
 	if os.Getenv("TVLT_GEMM_COMPARE") == "" {
 		t.Skip("set TVLT_GEMM_COMPARE=1 (and OPENBLAS_NUM_THREADS=2)")
@@ -53,8 +55,10 @@ func TestCompareOpenBLAS(t *testing.T) {
 	fmt.Printf("worst ratio %.2f\n", worst)
 }
 
-// compareMin returns the GFLOP/s of the fastest call of f and of g on sh,
-// calling them alternately for about half a second.
+// compareMin returns the GFLOP/s of the fastest call of f and of g on sh.
+// Each runs alone in bursts of about 60ms, twice, with 250ms pauses in
+// between: OpenBLAS's threads keep spinning for a while after a call, and
+// would otherwise take the second core from the next calls of f.
 func compareMin(sh benchShape, f, g gemmFunc) (gf, gg float64) {
 	rng := rand.New(rand.NewSource(1))
 	lda, ldb := sh.k, sh.n
@@ -68,16 +72,18 @@ func compareMin(sh benchShape, f, g gemmFunc) (gf, gg float64) {
 	b := fill(rng, sh.k*sh.n/ldb, ldb, ldb)
 	c := make([]float32, sh.m*sh.n)
 	bestF, bestG := time.Hour, time.Hour
-	start := time.Now()
-	for i := 0; i < 5 || (i < 400 && time.Since(start) < 500*time.Millisecond); i++ {
-		for _, h := range []struct {
-			fn   gemmFunc
-			best *time.Duration
-		}{{f, &bestF}, {g, &bestG}} {
+	burst := func(fn gemmFunc, best *time.Duration) {
+		start := time.Now()
+		for i := 0; i < 3 || (i < 300 && time.Since(start) < 60*time.Millisecond); i++ {
 			t0 := time.Now()
-			h.fn(sh.transA, sh.transB, sh.m, sh.n, sh.k, 1, a, lda, b, ldb, 0, c, sh.n)
-			*h.best = min(*h.best, time.Since(t0))
+			fn(sh.transA, sh.transB, sh.m, sh.n, sh.k, 1, a, lda, b, ldb, 0, c, sh.n)
+			*best = min(*best, time.Since(t0))
 		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for round := 0; round < 2; round++ {
+		burst(f, &bestF)
+		burst(g, &bestG)
 	}
 	flop := 2 * float64(sh.m) * float64(sh.n) * float64(sh.k)
 	return flop / bestF.Seconds() / 1e9, flop / bestG.Seconds() / 1e9
