@@ -91,6 +91,6 @@
 //	OPENBLAS_NUM_THREADS=2 TVLT_GEMM_COMPARE=1 go test -tags openblas -run CompareOpenBLAS -v ./graph/gemm
 //
 // On a 2-core AMD EPYC (Zen 5, AVX-512) the AVX-512 kernel runs these shapes
-// at 170-220 GFLOP/s on one core and 330-420 on two, about twice OpenBLAS
-// 0.3's sgemm (90-108 and 165-195).
+// at 170-220 GFLOP/s on one core and 330-420 on two, about twice
+// OpenBLAS 0.3.21's sgemm (90-108 and 165-195).
 package gemm
