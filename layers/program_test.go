@@ -131,19 +131,7 @@ func TestPretrainingSingleTask(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			full := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
-			cfg := full.Config
-			cfg.TaskMatching, cfg.TaskMAE = tc.matching, tc.mae
-			m, err := New(Pretraining, cfg, tensor.Float64, graph.InitOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sub := map[string]*tensor.Dense{}
-			for _, n := range m.Params.Names() {
-				sub[n] = full.Params.Value(n)
-			}
-			if err := m.Params.Load(sub); err != nil {
-				t.Fatal(err)
-			}
+			m := withTasks(t, full, tc.matching, tc.mae)
 			p, res := run(t, m, pretrainingBatch(t, in, rec), Options{Train: true})
 			want := 0.0
 			for _, k := range tc.present {
@@ -177,30 +165,14 @@ func TestPackedPassesWithOneUnmasked(t *testing.T) {
 	in := golden.Load(t, dir, "inputs.npz")
 	rec := golden.Load(t, dir, "pretraining.npz")
 	full := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
-	alone := func(matching, mae bool) *Model {
-		cfg := full.Config
-		cfg.TaskMatching, cfg.TaskMAE = matching, mae
-		m, err := New(Pretraining, cfg, tensor.Float64, graph.InitOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sub := map[string]*tensor.Dense{}
-		for _, n := range m.Params.Names() {
-			sub[n] = full.Params.Value(n)
-		}
-		if err := m.Params.Load(sub); err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
 	batch := func() *Batch {
 		b := pretrainingBatch(t, in, rec)
 		b.PixelMaskMixed = nil
 		return b
 	}
 	_, both := run(t, full, batch(), Options{})
-	_, matching := run(t, alone(true, false), batch(), Options{})
-	_, mae := run(t, alone(false, true), batch(), Options{})
+	_, matching := run(t, withTasks(t, full, true, false), batch(), Options{})
+	_, mae := run(t, withTasks(t, full, false, true), batch(), Options{})
 	for _, tc := range []struct {
 		key  string
 		want *Result
@@ -212,4 +184,24 @@ func TestPackedPassesWithOneUnmasked(t *testing.T) {
 			}
 		}
 	}
+}
+
+// withTasks is a float64 pretraining model with only the given tasks, sharing
+// full's weights.
+func withTasks(t *testing.T, full *Model, matching, mae bool) *Model {
+	t.Helper()
+	cfg := full.Config
+	cfg.TaskMatching, cfg.TaskMAE = matching, mae
+	m, err := New(Pretraining, cfg, tensor.Float64, graph.InitOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := map[string]*tensor.Dense{}
+	for _, n := range m.Params.Names() {
+		sub[n] = full.Params.Value(n)
+	}
+	if err := m.Params.Load(sub); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
