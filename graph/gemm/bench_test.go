@@ -84,7 +84,7 @@ type benchImpl struct {
 // benchImpls lists the implementations BenchmarkSgemm runs; with -tags
 // openblas, openblas_bench_test.go adds OpenBLAS so that both run on each
 // shape back to back (fairer on a machine with other load).
-var benchImpls = []benchImpl{{"gemm", SetThreads, Sgemm}}
+var benchImpls = []benchImpl{{"gemm", setThreads, Sgemm}}
 
 // BenchmarkSgemm runs each shape at 1 and 2 threads:
 // BenchmarkSgemm/<shape>/t<threads>/<implementation>.

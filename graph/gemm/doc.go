@@ -11,7 +11,7 @@
 // replaces its Sgemm. Sgemm is the same product for fused ops, with bool
 // transpose flags. Both check their arguments exactly like gonum's Sgemm and
 // panic with the same values. Kernel reports the micro-kernel in use;
-// SetKernel and SetThreads switch kernel and parallelism (for tests and
+// setKernel and setThreads switch kernel and parallelism (for tests and
 // benchmarks). The environment variable TVLT_GEMM=avx512|avx2|go forces a
 // kernel at start-up; forcing only downgrades: a kernel the CPU lacks falls
 // back to the best one it has below it.
@@ -56,7 +56,7 @@
 //     stored (beta == 0 stores without reading C, so NaNs in C vanish, as in
 //     gonum); later k blocks accumulate. alpha == 0 or k == 0 only scales C.
 //   - Threads. A product of at least 96³ multiply-adds is shared among
-//     Threads() goroutines (GOMAXPROCS by default, see SetThreads): the
+//     threads() goroutines (GOMAXPROCS by default, see setThreads): the
 //     calling goroutine and long-lived workers. C is cut along n when A is
 //     the smaller operand (the forward and input-gradient products of a
 //     token batch: m = 147 or 325 rows, n up to 3072), else along m (weight

@@ -177,9 +177,9 @@ func randCase(rng *rand.Rand, i, m, n, k int) gemmCase {
 
 // forEachKernel runs f once with every kernel this machine supports forced.
 func forEachKernel(t *testing.T, f func(t *testing.T)) {
-	for _, name := range Kernels() {
+	for _, name := range availableKernels() {
 		t.Run(name, func(t *testing.T) {
-			restore := SetKernel(name)
+			restore := setKernel(name)
 			defer restore()
 			if Kernel() != name {
 				t.Fatalf("SetKernel(%q) selected %q", name, Kernel())
@@ -219,7 +219,7 @@ func TestSgemmLarge(t *testing.T) {
 	}
 	forEachKernel(t, func(t *testing.T) {
 		for _, nt := range []int{1, 2, 3} {
-			restore := SetThreads(nt)
+			restore := setThreads(nt)
 			rng := rand.New(rand.NewSource(3))
 			for i, s := range sizes {
 				check(t, rng, randCase(rng, 4*i+nt+13, s[0], s[1], s[2]))
@@ -236,7 +236,7 @@ func TestSgemmStaticSplit(t *testing.T) {
 	maxShared = 0
 	forEachKernel(t, func(t *testing.T) {
 		for _, nt := range []int{2, 3} {
-			restore := SetThreads(nt)
+			restore := setThreads(nt)
 			rng := rand.New(rand.NewSource(9))
 			for i, s := range [][3]int{{147, 100, 300}, {50, 200, 97}} {
 				check(t, rng, randCase(rng, 5*i+nt, s[0], s[1], s[2]))
@@ -388,7 +388,7 @@ func TestSgemmNoAllocs(t *testing.T) {
 	rng := rand.New(rand.NewSource(7))
 	for _, s := range [][3]int{{5, 7, 9}, {100, 130, 110}, {147, 768, 96}} {
 		for _, nt := range []int{1, 2} {
-			restore := SetThreads(nt)
+			restore := setThreads(nt)
 			a := fill(rng, s[0], s[2], s[2])
 			b := fill(rng, s[1], s[2], s[2])
 			c := make([]float32, s[0]*s[1])
@@ -424,7 +424,7 @@ func TestPackCopy(t *testing.T) {
 }
 
 func TestKernelSelection(t *testing.T) {
-	av := Kernels()
+	av := availableKernels()
 	if len(av) == 0 || av[len(av)-1] != "go" || av[0] != best("").name {
 		t.Fatalf("Kernels() = %v, best %q", av, best("").name)
 	}
@@ -446,7 +446,7 @@ func TestKernelSelection(t *testing.T) {
 			t.Errorf("best(%q) = %q, not available", name, got.name)
 		}
 	}
-	restore := SetKernel("go")
+	restore := setKernel("go")
 	if Kernel() != "go" {
 		t.Errorf("after SetKernel(go), Kernel() = %q", Kernel())
 	}
@@ -454,9 +454,9 @@ func TestKernelSelection(t *testing.T) {
 	if Kernel() != best(os.Getenv("TVLT_GEMM")).name {
 		t.Errorf("restore left Kernel() = %q", Kernel())
 	}
-	defer SetThreads(3)()
-	if Threads() != 3 {
-		t.Errorf("Threads() = %d after SetThreads(3)", Threads())
+	defer setThreads(3)()
+	if threads() != 3 {
+		t.Errorf("Threads() = %d after SetThreads(3)", threads())
 	}
 }
 
@@ -470,7 +470,7 @@ func contains(s []string, x string) bool {
 }
 
 func TestSgemmConcurrentCallers(t *testing.T) {
-	defer SetThreads(2)()
+	defer setThreads(2)()
 	done := make(chan struct{})
 	for g := 0; g < 4; g++ {
 		go func(g int) {

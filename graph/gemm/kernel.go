@@ -18,7 +18,7 @@ type microKernel func(kc int, a, b, c *float32, lda, ldc int, alpha, beta float3
 // kernel is one micro-kernel with the blocking parameters tuned for it.
 type kernel struct {
 	name   string // as reported by Kernel
-	short  string // as accepted by SetKernel and TVLT_GEMM
+	short  string // as accepted by setKernel and TVLT_GEMM
 	rank   int    // higher is faster; forcing only ever downgrades
 	mr, nr int    // register tile
 	kc     int    // k block: a kc×nr B panel stays in L1
@@ -48,8 +48,8 @@ func (k *kernel) rowsKernel(mh int) (microKernel, int) {
 }
 
 var (
-	active  atomic.Pointer[kernel]
-	threads atomic.Int64 // 0: GOMAXPROCS
+	active    atomic.Pointer[kernel]
+	threadCap atomic.Int64 // 0: GOMAXPROCS
 )
 
 func init() {
@@ -84,8 +84,8 @@ func current() *kernel { return active.Load() }
 // Kernel returns the micro-kernel in use: "go-avx512", "go-avx2" or "go".
 func Kernel() string { return current().name }
 
-// Kernels returns the names of the kernels this machine can run, best first.
-func Kernels() []string {
+// availableKernels returns the names of the kernels this machine can run, best first.
+func availableKernels() []string {
 	av := available()
 	names := make([]string, len(av))
 	for i, k := range av {
@@ -94,24 +94,24 @@ func Kernels() []string {
 	return names
 }
 
-// SetKernel selects the best available kernel not faster than name ("avx512", "avx2", "go"; unknown: the best) and returns a func restoring the previous one.
-func SetKernel(name string) (restore func()) {
+// setKernel selects the best available kernel not faster than name ("avx512", "avx2", "go"; unknown: the best) and returns a func restoring the previous one.
+func setKernel(name string) (restore func()) {
 	prev := active.Swap(best(name))
 	return func() { active.Store(prev) }
 }
 
-// SetThreads sets the number of goroutines a product may use (n <= 0: GOMAXPROCS) and returns a func restoring the previous setting.
-func SetThreads(n int) (restore func()) {
+// setThreads sets the number of goroutines a product may use (n <= 0: GOMAXPROCS) and returns a func restoring the previous setting.
+func setThreads(n int) (restore func()) {
 	if n < 0 {
 		n = 0
 	}
-	prev := threads.Swap(int64(n))
-	return func() { threads.Store(prev) }
+	prev := threadCap.Swap(int64(n))
+	return func() { threadCap.Store(prev) }
 }
 
-// Threads returns the number of goroutines a large product uses.
-func Threads() int {
-	if n := int(threads.Load()); n > 0 {
+// threads returns the number of goroutines a large product uses.
+func threads() int {
+	if n := int(threadCap.Load()); n > 0 {
 		return n
 	}
 	return runtime.GOMAXPROCS(0)

@@ -43,7 +43,7 @@ func TestCompareOpenBLAS(t *testing.T) {
 	for _, sh := range benchShapes() {
 		line := "| " + sh.name
 		for _, nt := range []int{1, 2} {
-			restore := SetThreads(nt)
+			restore := setThreads(nt)
 			openblas.SetThreads(nt)
 			ours, theirs := compareMin(sh, Sgemm, openblas.Sgemm)
 			restore()

@@ -106,7 +106,7 @@ func (j *job) runHere() {
 
 // sgemm computes the product on one goroutine or shares it among Threads().
 func sgemm(k *kernel, transA, transB bool, m, n, kk int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	nt := Threads()
+	nt := threads()
 	if m*n*kk < parallelMin {
 		nt = 1
 	}
