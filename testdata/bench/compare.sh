@@ -4,7 +4,7 @@
 # Builds cmd/tvlt twice (pure-Go BLAS, and -tags openblas), writes each
 # preset's config.json with the Go side (go run ./testdata/bench/presetjson),
 # then for every row times the same step with
-#   Go            tvlt bench (gonum's pure-Go BLAS)
+#   Go            tvlt bench (the default build: graph/gemm's pure-Go SGEMM)
 #   Go+OpenBLAS   tvlt bench built with -tags openblas
 #   PyTorch       testdata/bench/torch_bench.py (gen_golden.py's model),
 #                 once with torch.set_num_threads(2) and once with 1
@@ -15,6 +15,7 @@
 #   testdata/bench/compare.sh                 # default rows, ~5-8 min on 2 cores
 #   BENCH_QUICK=1 testdata/bench/compare.sh   # tiny and small only, ~1 min
 #   BENCH_ROWS="small pretrain 32 10 2" testdata/bench/compare.sh
+#   BENCH_GEMM=0 testdata/bench/compare.sh   # skip the GEMM table (~80 s)
 # BENCH_ROWS: rows separated by ';' or newlines, each
 #   "preset task batch steps warmup".
 # PYTHON: the interpreter with torch (default /usr/bin/python3).
@@ -40,8 +41,8 @@ tiny infer 8 20 3
 small pretrain 8 20 3
 small finetune 8 20 3
 small infer 8 20 3
-base-reduced infer 1 3 1
-base-reduced pretrain 1 2 1"
+base-reduced infer 1 5 1
+base-reduced pretrain 1 3 1"
 QUICK_ROWS="$(printf '%s\n' "$DEFAULT_ROWS" | grep -v '^base')"
 if [[ -n "${BENCH_ROWS:-}" ]]; then
 	ROWS="$(printf '%s\n' "$BENCH_ROWS" | tr ';' '\n')"
@@ -61,7 +62,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 log() { printf '%s\n' "$*" >&2; }
 
-log "building tvlt (pure-Go BLAS) and tvlt -tags openblas ..."
+log "building tvlt (pure-Go GEMM) and tvlt -tags openblas ..."
 go build -o "$tmp/tvlt" ./cmd/tvlt
 go build -tags openblas -o "$tmp/tvlt-openblas" ./cmd/tvlt
 go build -o "$tmp/presetjson" ./testdata/bench/presetjson
@@ -117,9 +118,12 @@ if r["torch1_"]["params"] != g["params"]:
     params += " (PyTorch %d!)" % r["torch1_"]["params"]
 cell = lambda k: "%.1f / %.1f" % (med[k], mn[k])
 ratio = lambda k: "**%.1f** (%.1f)" % (med[k] / base, mn[k] / base_min)
-print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.0f / %.0f / %.0f |" % (
+# RSS is compared with the PyTorch run that is the time baseline.
+rss_torch = r["torch1_" if med["torch1_"] <= med["torch2_"] else "torch2_"]["peak_rss_mb"]
+print("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %.0f / %.0f | %.0f / %.0f / %.0f (**%.2f**) |" % (
     g["preset"], g["task"], g["batch_size"], params, cell("go"), cell("goblas"), cell("torch2_"), cell("torch1_"),
-    ratio("go"), ratio("goblas"), r["go"]["peak_rss_mb"], r["goblas"]["peak_rss_mb"], r["torch1_"]["peak_rss_mb"]))
+    ratio("go"), ratio("goblas"), g.get("gflops_per_s", 0), r["goblas"].get("gflops_per_s", 0),
+    g["peak_rss_mb"], r["goblas"]["peak_rss_mb"], rss_torch, g["peak_rss_mb"] / rss_torch))
 EOF
 )"$'\n'
 done <<<"$ROWS"
@@ -127,13 +131,25 @@ end=$(date +%s)
 
 torch_version="$("$PY" -c 'import torch; print(torch.__version__)')"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
-echo "Machine: $(nproc --all) cores ($cpu), $(go version | cut -d' ' -f3), torch $torch_version;" \
+echo "Machine: $(nproc --all) cores ($cpu), $(go version | cut -d' ' -f3), torch $torch_version; Go GEMM $(field "$tmp/go1.out" blas);" \
 	"OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2; commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo '+local changes')."
 echo "Load before: ${start_uptime#*load average: }; after: $(uptime | sed 's/.*load average: //') (1/5/15-min load averages; other users share the 2 cores). Total $((end - start)) s."
 echo
 echo "ms per step, median / min over the timed steps (forward+backward+AdamW; infer: forward only)."
 echo "Ratio = Go median / the faster PyTorch median (in brackets: Go min / the smaller PyTorch min); lower is better."
 echo
-echo "| preset | task | batch | params | Go ms | Go+OpenBLAS ms | PyTorch 2 thr ms | PyTorch 1 thr ms | Go / PyTorch | Go+OpenBLAS / PyTorch | peak RSS MB Go / Go+OpenBLAS / PyTorch |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+echo "GFLOP/s: the step's matrix-product FLOPs over its median time. RSS ratio (bold) = Go / PyTorch (its baseline run)."
+echo
+echo "| preset | task | batch | params | Go ms | Go+OpenBLAS ms | PyTorch 2 thr ms | PyTorch 1 thr ms | Go / PyTorch | Go+OpenBLAS / PyTorch | GFLOP/s Go / Go+OpenBLAS | peak RSS MB Go / Go+OpenBLAS / PyTorch |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 printf '%s' "$table"
+
+# The GEMM shapes of a base-reduced pretraining step: graph/gemm against
+# OpenBLAS, best call of interleaved bursts, 1 and 2 threads.
+if [[ "${BENCH_GEMM:-1}" != 0 ]]; then
+	log "GEMM shapes: graph/gemm vs OpenBLAS ..."
+	echo
+	echo "GEMM of the base-reduced step's shapes (M×K×N of the forward product; dX, dW: backward), GFLOP/s, best call; ratio = graph/gemm / OpenBLAS:"
+	echo
+	OPENBLAS_NUM_THREADS=2 TVLT_GEMM_COMPARE=1 go test -tags openblas -count=1 -run 'CompareOpenBLAS$' -v ./graph/gemm 2>/dev/null | grep -E '^(\||kernel|worst)'
+fi
