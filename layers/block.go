@@ -44,7 +44,7 @@ func (bd *builder) block(x *G.Node, prefix string, s blockSpec, pk packing) *G.N
 	ctx := bd.selfAttention(a, prefix+"attention.", s.heads, pk)
 	x1 := bd.add(x, bd.linear(ctx, prefix+"attention.output.dense"))
 	c := bd.layerNorm(x1, prefix+"layernorm_after")
-	h := bd.gelu(bd.linear(c, prefix+"intermediate.dense"))
+	h := bd.hiddenAct(bd.linear(c, prefix+"intermediate.dense"))
 	return bd.add(x1, bd.linear(h, prefix+"output.dense"))
 }
 

@@ -60,11 +60,20 @@ func (bd *builder) layerNorm(x *G.Node, name string) *G.Node {
 	return bd.ok(graph.LayerNorm(x, g, b, bd.cfg.LayerNormEps))
 }
 
+// gelu is the exact erf GELU: the classifier head's nn.GELU(), whatever hidden_act says.
 func (bd *builder) gelu(x *G.Node) *G.Node {
 	if bd.err != nil {
 		return nil
 	}
 	return bd.ok(graph.GELU(x))
+}
+
+// hiddenAct is the encoder and decoder MLP activation, ACT2FN[config.hidden_act] in HF.
+func (bd *builder) hiddenAct(x *G.Node) *G.Node {
+	if bd.err != nil {
+		return nil
+	}
+	return bd.ok(graph.Activation(x, bd.cfg.HiddenAct))
 }
 
 func (bd *builder) add(a, b *G.Node) *G.Node {

@@ -38,8 +38,8 @@ type encoderOutputs struct {
 // prepends CLS ([CLS, pixel..., audio...]); the passes then run through the
 // encoder packed into one stream (attention stays within each pass) and the
 // final LayerNorm (absent with use_mean_pooling). hidden_states are returned
-// for a single pass only.
-func (bd *builder) encode(prefix string, ins ...encoderInputs) []encoderOutputs {
+// for a single pass, and for every pass of a packed run when wantHidden.
+func (bd *builder) encode(prefix string, wantHidden bool, ins ...encoderInputs) []encoderOutputs {
 	c := bd.cfg
 	xs := make([]*G.Node, len(ins))
 	biases := make([]*G.Node, len(ins))
@@ -87,6 +87,12 @@ func (bd *builder) encode(prefix string, ins ...encoderInputs) []encoderOutputs 
 	}
 	if len(ins) == 1 {
 		outs[0].hidden = hidden
+	} else if wantHidden {
+		for _, h := range hidden {
+			for i, part := range bd.unpack(h, pk) {
+				outs[i].hidden = append(outs[i].hidden, part)
+			}
+		}
 	}
 	return outs
 }

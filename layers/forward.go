@@ -2,9 +2,7 @@ package layers
 
 import (
 	"fmt"
-	"strconv"
 
-	"github.com/tvlt-go/tvlt/graph"
 	"github.com/tvlt-go/tvlt/losses"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -20,6 +18,9 @@ import (
 func (p *Program) build(b *Batch) error {
 	switch p.m.Kind {
 	case Base:
+		if b.PixelIDsShuffle != nil {
+			return p.maskedEncoderPass(b)
+		}
 		_, err := p.encoderPass(b)
 		return err
 	case Classification:
@@ -59,7 +60,7 @@ func (p *Program) build(b *Batch) error {
 	for i, ps := range passes {
 		ins[i] = ps.in
 	}
-	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), ins...)
+	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), p.opts.OutputHiddenStates || p.opts.OutputAttentions, ins...)
 	if p.bd.err != nil {
 		return p.bd.err
 	}
@@ -70,6 +71,15 @@ func (p *Program) build(b *Batch) error {
 			return err
 		}
 		terms[i] = loss
+		// As the reference, hidden_states and attentions are the last pass's
+		// (MAE's when it runs); an earlier matching pass's carry its prefix.
+		tag := ""
+		if i < len(passes)-1 {
+			tag = "matching_"
+		}
+		if err := p.readEncoder(tag, ps.in, outs[i], false); err != nil {
+			return err
+		}
 	}
 	return p.setLoss(terms...)
 }
@@ -125,20 +135,34 @@ func (p *Program) encoderPass(b *Batch) (encoderOutputs, error) {
 		return encoderOutputs{}, err
 	}
 	in := p.encoderInputs("", d.frames, 0, 0, b.PixelMask != nil && b.AudioMask != nil)
-	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), in)
+	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), true, in)
 	if p.bd.err != nil {
 		return encoderOutputs{}, p.bd.err
 	}
-	out := outs[0]
-	if p.m.Kind == Base || p.opts.Inspect {
-		p.read("last_hidden_state", out.last)
-		p.read("last_pixel_hidden_state", out.pixel)
-		p.read("last_audio_hidden_state", out.audio)
-		for i, h := range out.hidden {
-			p.read("hidden_states/"+strconv.Itoa(i), h)
-		}
+	return outs[0], p.readEncoder("", in, outs[0], p.m.Kind == Base || p.opts.Inspect)
+}
+
+// maskedEncoderPass is TvltModel.forward with mask_pixel and mask_audio: the
+// encoder sees the tokens the batch's ids_shuffle keeps, giving
+// last_hidden_state (B, 1+Kp+Ka, D); the label masks and ids_restore
+// (Result outputs) say which tokens were removed.
+func (p *Program) maskedEncoderPass(b *Batch) error {
+	d := p.dims
+	if err := checkMask("pixel_mask", b.PixelMask, d.b, d.lp); err != nil {
+		return err
 	}
-	return out, p.lastCLSAttention(out, in.keyBias)
+	if err := checkMask("audio_mask", b.AudioMask, d.b, d.la); err != nil {
+		return err
+	}
+	if b.AudioIDsShuffle == nil {
+		return fmt.Errorf("layers: mask_pixel without mask_audio: TvltModel masks both (audio ids_shuffle missing)")
+	}
+	in := p.encoderInputs("mae_", d.frames, b.PixelLenKeep, b.AudioLenKeep, b.PixelMask != nil && b.AudioMask != nil)
+	outs := p.bd.encode(p.m.Kind.EncoderPrefix(), true, in)
+	if p.bd.err != nil {
+		return p.bd.err
+	}
+	return p.readEncoder("", in, outs[0], true)
 }
 
 // finetunePass is TvltForAudioVisualClassification.forward: the encoder
@@ -243,37 +267,4 @@ func (p *Program) maePass(b *Batch) (pass, error) {
 		p.read("audio_mae_loss", audLoss)
 		return losses.Sum(pixLoss, audLoss)
 	}}, nil
-}
-
-// lastCLSAttention reads attentions/last_cls (B, S): the CLS query's
-// attention probabilities in the last encoder layer, averaged over heads,
-// for inspection programs only. The layer's q and k are projected a second
-// time from its input (hidden_states/L-1) rather than threaded out of the
-// block, so training graphs stay untouched.
-func (p *Program) lastCLSAttention(out encoderOutputs, keyBias *G.Node) error {
-	c, bd := p.m.Config, p.bd
-	if !p.opts.Inspect || p.opts.Train || c.NumHiddenLayers < 1 {
-		return nil
-	}
-	lp := p.m.Kind.EncoderPrefix() + "encoder.layer." + itoa(c.NumHiddenLayers-1) + "."
-	a := bd.layerNorm(out.hidden[c.NumHiddenLayers-1], lp+"layernorm_before")
-	q := bd.linear(a, lp+"attention.attention.query")
-	k := bd.linear(a, lp+"attention.attention.key")
-	if bd.err != nil {
-		return bd.err
-	}
-	probs, err := graph.AttentionProbs(q, k, keyBias, c.NumAttentionHeads)
-	if err != nil {
-		return fmt.Errorf("layers: attentions/last_cls: %w", err)
-	}
-	cls, err := G.Slice(probs, nil, nil, G.S(0)) // (B, heads, S): the CLS query row
-	if err != nil {
-		return fmt.Errorf("layers: attentions/last_cls: %w", err)
-	}
-	mean, err := G.Mean(cls, 1)
-	if err != nil {
-		return fmt.Errorf("layers: attentions/last_cls: %w", err)
-	}
-	p.read("attentions/last_cls", mean)
-	return nil
 }

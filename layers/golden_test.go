@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -331,6 +332,84 @@ func TestGoldenVariants(t *testing.T) {
 			testGoldenModelForward(t, dir)
 			testGoldenPretraining(t, dir)
 			testGoldenFineTuning(t, dir)
+			testGoldenAttentions(t, dir)
+			testGoldenMaskedModel(t, dir)
+		})
+	}
+}
+
+func TestGoldenAttentions(t *testing.T) { testGoldenAttentions(t, golden.Dir(t)) }
+
+// testGoldenAttentions compares output_attentions (every encoder layer's
+// probabilities, TvltModel and the classification model) and the
+// classification model's output_hidden_states, to 1e-5 in both dtypes.
+func testGoldenAttentions(t *testing.T, dir string) {
+	if !golden.Has(dir, "attentions.npz") {
+		return // an older set without output_attentions
+	}
+	in := golden.Load(t, dir, "inputs.npz")
+	want := golden.Load(t, dir, "attentions.npz")
+	fwd := golden.Load(t, dir, "model_forward.npz")
+	b := &Batch{PixelValues: in["pixel_values"], PixelMask: in["pixel_mask"], AudioValues: in["audio_values"], AudioMask: in["audio_mask"]}
+	for _, dt := range dtypes {
+		t.Run(dt.String(), func(t *testing.T) {
+			opts := Options{OutputAttentions: true, OutputHiddenStates: true}
+			_, base := run(t, goldenModel(t, dir, "config.json", "weights.safetensors", Base, dt), b, opts)
+			_, cls := run(t, goldenModel(t, dir, "config_classification.json", "weights_classification.safetensors", Classification, dt), b, opts)
+			n := 0
+			for _, key := range sortedKeys(want) {
+				got := base.Outputs[key]
+				if rest, ok := strings.CutPrefix(key, "classification/"); ok {
+					got = cls.Outputs[rest]
+				}
+				compare(t, key, got, want[key], outAtol, 0)
+				n++
+			}
+			if n == 0 {
+				t.Error("attentions.npz holds no attentions")
+			}
+			// The classification model's encoder is its own; its hidden states
+			// must be one more than its layers, the last equal before LayerNorm
+			// to what last_hidden_state normalises.
+			layers := goldenModel(t, dir, "config_classification.json", "weights_classification.safetensors", Classification, dt).Config.NumHiddenLayers
+			for i := 0; i <= layers; i++ {
+				if cls.Outputs["hidden_states/"+strconv.Itoa(i)] == nil {
+					t.Errorf("classification hidden_states/%d missing", i)
+				}
+			}
+			for i := 0; ; i++ {
+				key := "hidden_states/" + strconv.Itoa(i)
+				w, ok := fwd[key]
+				if !ok {
+					break
+				}
+				compare(t, "base "+key, base.Outputs[key], w, outAtol, 0)
+			}
+		})
+	}
+}
+
+func TestGoldenMaskedModel(t *testing.T) { testGoldenMaskedModel(t, golden.Dir(t)) }
+
+// testGoldenMaskedModel runs TvltModel with mask_pixel and mask_audio (the
+// recorded permutations): its last_hidden_state is the pretraining model's
+// MAE-pass encoder output, and it returns the label masks and ids_restore.
+func testGoldenMaskedModel(t *testing.T, dir string) {
+	in := golden.Load(t, dir, "inputs.npz")
+	rec := golden.Load(t, dir, "pretraining.npz")
+	if rec["mae_last_hidden_state"] == nil {
+		return // a set without the MAE pass's encoder output
+	}
+	for _, dt := range dtypes {
+		t.Run(dt.String(), func(t *testing.T) {
+			m := goldenModel(t, dir, "config.json", "weights.safetensors", Base, dt)
+			b := pretrainingBatch(t, in, rec)
+			b.PixelValuesMixed, b.PixelMaskMixed, b.MatchingLabels = nil, nil, nil
+			_, res := run(t, m, b, Options{})
+			compare(t, "last_hidden_state", res.Outputs["last_hidden_state"], rec["mae_last_hidden_state"], outAtol, 0)
+			for _, key := range maskOutputs {
+				compare(t, key, res.Outputs[key], rec[key], 0, 0)
+			}
 		})
 	}
 }
@@ -342,4 +421,34 @@ func mustIDsShuffle(t *testing.T, noise []float64, l int) []int64 {
 		t.Fatal(err)
 	}
 	return ids
+}
+
+// TestPretrainingPassOutputs checks that a pretraining program's
+// output_hidden_states and output_attentions are the reference's (the MAE
+// pass's, which runs last) and that the matching pass exposes its own under
+// matching_: each equals TvltModel run alone on that pass's inputs.
+func TestPretrainingPassOutputs(t *testing.T) {
+	dir := golden.Dir(t)
+	in := golden.Load(t, dir, "inputs.npz")
+	rec := golden.Load(t, dir, "pretraining.npz")
+	opts := Options{OutputHiddenStates: true, OutputAttentions: true}
+	pre := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
+	_, both := run(t, pre, pretrainingBatch(t, in, rec), opts)
+	base := goldenModel(t, dir, "config.json", "weights.safetensors", Base, tensor.Float64)
+	masked := pretrainingBatch(t, in, rec)
+	masked.PixelValuesMixed, masked.PixelMaskMixed, masked.MatchingLabels = nil, nil, nil
+	_, mae := run(t, base, masked, opts)
+	_, matching := run(t, base, &Batch{PixelValues: in["pixel_values_mixed"], PixelMask: in["pixel_mask_mixed"],
+		AudioValues: in["audio_values"], AudioMask: in["audio_mask"]}, opts)
+	n := 0
+	for key, want := range mae.Outputs {
+		if strings.HasPrefix(key, "hidden_states/") || strings.HasPrefix(key, "attentions/") {
+			compare(t, key, both.Outputs[key], want, 1e-9, 0)
+			compare(t, "matching_"+key, both.Outputs["matching_"+key], matching.Outputs[key], 1e-9, 0)
+			n++
+		}
+	}
+	if want := 2*pre.Config.NumHiddenLayers + 1; n != want {
+		t.Errorf("%d hidden states and attentions, want %d", n, want)
+	}
 }

@@ -19,6 +19,13 @@ type Options struct {
 	// layer's CLS attention averaged over heads, and lets a pretraining model
 	// run a plain batch (no matching or MAE inputs) through its encoder.
 	Inspect bool
+	// OutputHiddenStates reads hidden_states/<i> (B, S, D): the embedding
+	// output, then every encoder layer's output (before the final LayerNorm),
+	// as the reference's output_hidden_states; TvltModel always has them.
+	OutputHiddenStates bool
+	// OutputAttentions reads attentions/<l> (B, heads, S, S): every encoder
+	// layer's attention probabilities, as the reference's output_attentions.
+	OutputAttentions bool
 }
 
 // Program is a model compiled for one input signature (batch size, frame
@@ -91,9 +98,9 @@ func (m *Model) Signature(b *Batch) (string, error) {
 			}
 			sig += fmt.Sprintf(" match T%d mm%v", tm, b.PixelMaskMixed != nil)
 		}
-		if c.TaskMAE && b.PixelIDsShuffle != nil {
-			sig += fmt.Sprintf(" mae%d,%d", b.PixelLenKeep, b.AudioLenKeep)
-		}
+	}
+	if b.PixelIDsShuffle != nil && (m.Kind == Base || m.Kind == Pretraining && c.TaskMAE) {
+		sig += fmt.Sprintf(" mae%d,%d", b.PixelLenKeep, b.AudioLenKeep)
 	}
 	if b.Labels != nil {
 		sig += " labels"

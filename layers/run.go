@@ -146,8 +146,19 @@ func (p *Program) Run(b *Batch) (res *Result, err error) {
 	for name, v := range p.reads {
 		res.Outputs[name] = valueDense(*v)
 	}
+	// The MAE bookkeeping the reference returns comes from the host replay.
+	for _, name := range maskOutputs {
+		if v, ok := feed[name]; ok {
+			res.Outputs[name] = valueDense(v)
+		}
+	}
 	return res, nil
 }
+
+// maskOutputs are the reference's outputs of a masked (MAE) encoder pass
+// that the host computes: which tokens were removed (real ones only) and
+// the permutation that restores token order.
+var maskOutputs = []string{"pixel_label_masks", "audio_label_masks", "pixel_ids_restore", "audio_ids_restore"}
 
 // valueDense copies a Gorgonia value into a float64 tensor.
 func valueDense(v G.Value) *tensor.Dense {
