@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
@@ -97,7 +98,7 @@ JSON object on the last line of stdout. The task follows the checkpoint
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f evalFlags
-	var out, attnDir string
+	var out, attnDir, outputs, outNPZ string
 	fs := newFlags("predict", "--data MANIFEST --ckpt DIR --out FILE.jsonl [flags]", `
 Writes one JSON line per clip: {"id", "logits" or "score", "label" (the
 predicted class; for regression 1 if the score is positive; for matching
@@ -106,17 +107,28 @@ any), "retrieved" (retrieval: the clip whose video best matches this audio)}.
 The metrics of the same pass are printed as JSON on the last stdout line.
 With --attention DIR, DIR/attn-<id>.png shows for every clip where the CLS
 token of the last encoder layer looks (mean over heads): a heat map over
-each frame's patches and one over the audio patches.`, `
+each frame's patches and one over the audio patches. With --outputs LIST
+--out-npz FILE, FILE holds the encoder's outputs per clip, as the
+reference's output_hidden_states / output_attentions: <id>/last_hidden_state
+(S, D), <id>/hidden_states/<i> (S, D; the embedding output, then every
+layer), <id>/attentions/<l> (heads, S, S), float32.`, `
   tvlt predict --data new.jsonl --ckpt runs/cls --split all --out preds.jsonl
-  tvlt predict --data new.jsonl --ckpt runs/cls --out preds.jsonl --attention attn`, stderr)
+  tvlt predict --data new.jsonl --ckpt runs/cls --out preds.jsonl --attention attn
+  tvlt predict --data new.jsonl --ckpt runs/cls --out preds.jsonl --outputs hidden_states,attentions --out-npz enc.npz`, stderr)
 	f.register(fs)
 	fs.StringVar(&out, "out", "", "output file (JSON Lines)")
 	fs.StringVar(&attnDir, "attention", "", "folder for CLS attention heat maps (PNG per clip)")
+	fs.StringVar(&outputs, "outputs", "", "encoder outputs for --out-npz: comma-separated "+strings.Join(encoderOutputs, ", "))
+	fs.StringVar(&outNPZ, "out-npz", "", "file for the --outputs arrays (.npz)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if err := required(fs, "data", "ckpt", "out"); err != nil {
 		return err
+	}
+	if (outputs == "") != (outNPZ == "") {
+		fmt.Fprintf(stderr, "%s: --outputs and --out-npz go together\n", fs.Name())
+		return errUsage
 	}
 	clips, eo, mt, err := f.load()
 	if err != nil {
@@ -141,26 +153,34 @@ each frame's patches and one over the audio patches.`, `
 		}
 		fmt.Fprintf(stderr, "wrote %d attention maps to %s\n", len(clips), attnDir)
 	}
+	if outNPZ != "" {
+		n, err := writeOutputs(ctx, mt.m, clips, f, outputs, outNPZ)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "wrote %d arrays of %d clips to %s\n", n, len(clips), outNPZ)
+	}
 	return printJSON(stdout, met)
 }
 
-// writeAttention runs the model's encoder over clips in batches of
-// f.batch (frames and audio padded to the config's full sizes, as in
-// training) and writes DIR/attn-<id>.png of attentions/last_cls per clip.
-func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f evalFlags, dir string) error {
+// encoderRuns runs the model's encoder over clips in batches of f.batch
+// (frames and audio padded to the config's full sizes, as in training),
+// compiled with opts (plus Inspect, so a pretraining model runs a plain
+// batch through its encoder), and hands each batch's result to each.
+func encoderRuns(ctx context.Context, m *layers.Model, clips []data.Clip, f evalFlags, opts layers.Options, each func(*data.Batch, *layers.Result) error) error {
 	progs := map[string]*layers.Program{}
 	defer func() {
 		for _, p := range progs {
 			p.Close()
 		}
 	}()
-	c := m.Config
+	opts.Inspect = true
 	bsz := max(1, f.batch)
 	for lo := 0; lo < len(clips); lo += bsz {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		db, err := viz.LoadBatch(clips[lo:min(lo+bsz, len(clips))], c, int64(f.seed), f.cache)
+		db, err := viz.LoadBatch(clips[lo:min(lo+bsz, len(clips))], m.Config, int64(f.seed), f.cache)
 		if err != nil {
 			return err
 		}
@@ -179,7 +199,7 @@ func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f e
 		}
 		p, ok := progs[sig]
 		if !ok {
-			if p, err = m.Compile(b, layers.Options{Inspect: true}); err != nil {
+			if p, err = m.Compile(b, opts); err != nil {
 				return err
 			}
 			progs[sig] = p
@@ -188,6 +208,17 @@ func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f e
 		if err != nil {
 			return err
 		}
+		if err := each(db, res); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeAttention writes DIR/attn-<id>.png of attentions/last_cls per clip.
+func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f evalFlags, dir string) error {
+	c := m.Config
+	return encoderRuns(ctx, m, clips, f, layers.Options{}, func(db *data.Batch, res *layers.Result) error {
 		att, ok := res.Outputs["attentions/last_cls"]
 		if !ok {
 			return fmt.Errorf("%s model returned no attentions/last_cls", m.Kind)
@@ -204,8 +235,53 @@ func writeAttention(ctx context.Context, m *layers.Model, clips []data.Clip, f e
 				return err
 			}
 		}
+		return nil
+	})
+}
+
+// encoderOutputs are the names --outputs accepts.
+var encoderOutputs = []string{"last_hidden_state", "hidden_states", "attentions"}
+
+// writeOutputs writes the requested encoder outputs of every clip to one
+// .npz: <id>/last_hidden_state (S, D), <id>/hidden_states/<i> (S, D),
+// <id>/attentions/<l> (heads, S, S), float32.
+func writeOutputs(ctx context.Context, m *layers.Model, clips []data.Clip, f evalFlags, list, path string) (int, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(encoderOutputs, name) {
+			return 0, fmt.Errorf("--outputs: unknown output %q (want a comma-separated list of %s)", name, strings.Join(encoderOutputs, ", "))
+		}
+		want[name] = true
 	}
-	return nil
+	opts := layers.Options{OutputHiddenStates: want["hidden_states"], OutputAttentions: want["attentions"]}
+	arrays := map[string]*tensor.Dense{}
+	err := encoderRuns(ctx, m, clips, f, opts, func(db *data.Batch, res *layers.Result) error {
+		for name, t := range res.Outputs {
+			kind, _, _ := strings.Cut(name, "/")
+			if !want[kind] || (kind == "attentions" && strings.HasSuffix(name, "/last_cls")) {
+				continue
+			}
+			per := t.Shape()[1:]
+			n := per.TotalSize()
+			v := t.Data().([]float64)
+			for i, id := range db.IDs {
+				row := make([]float32, n)
+				for j := range row {
+					row[j] = float32(v[i*n+j])
+				}
+				arrays[id+"/"+name] = tensor.New(tensor.WithShape(per.Clone()...), tensor.WithBacking(row))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if err := checkpoints.WriteNPZ(path, arrays); err != nil {
+		return 0, err
+	}
+	return len(arrays), nil
 }
 
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {

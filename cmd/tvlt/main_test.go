@@ -4,14 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/train"
+	"gorgonia.org/tensor"
 )
 
 // tvlt runs one command line in-process and returns stdout, stderr and the
@@ -120,6 +124,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("predict --attention (pretraining model): status %d\n%s", code, stderr)
 	}
 	checkAttentionPNGs(t, attnPre, manifest, "test")
+	encNPZ := filepath.Join(dir, "enc.npz")
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--split", "test", "--out", preds+".enc", "--outputs", "hidden_states,attentions", "--out-npz", encNPZ); code != 0 {
+		t.Fatalf("predict --outputs: status %d\n%s", code, stderr)
+	}
+	checkEncoderNPZ(t, encNPZ, cls, manifest, "test")
+	if _, _, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--out", preds+".x", "--outputs", "hidden_states"); code != 2 {
+		t.Errorf("--outputs without --out-npz: status %d, want 2", code)
+	}
 	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", cls, "--split", "all", "--out", preds); code != 0 {
 		t.Fatalf("predict: status %d\n%s", code, stderr)
 	}
@@ -228,4 +240,54 @@ func demoOpts(clips, frames int, seed uint64) data.DemoOptions {
 	o := data.DefaultDemoOptions()
 	o.Clips, o.Frames, o.Seed = clips, frames, seed
 	return o
+}
+
+// checkEncoderNPZ checks predict --outputs hidden_states,attentions: every
+// clip of the split has num_hidden_layers+1 hidden states (S, D) and
+// num_hidden_layers attention maps (heads, S, S) whose rows are
+// probability distributions.
+func checkEncoderNPZ(t *testing.T, path, ckpt, manifest, split string) {
+	t.Helper()
+	arrays, err := checkpoints.ReadNPZ(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := train.LoadModel(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := m.Config
+	clips, err := data.ReadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips = data.FilterSplit(clips, split)
+	s := 1 + c.PixelTokens(c.NumFrames) + c.AudioTokens(c.MaxTimePatches())
+	for _, cl := range clips {
+		for i := 0; i <= c.NumHiddenLayers; i++ {
+			h := arrays[fmt.Sprintf("%s/hidden_states/%d", cl.ID, i)]
+			if h == nil || !h.Shape().Eq(tensor.Shape{s, c.HiddenSize}) {
+				t.Fatalf("%s hidden_states/%d: %v", cl.ID, i, h)
+			}
+		}
+		for l := 0; l < c.NumHiddenLayers; l++ {
+			a := arrays[fmt.Sprintf("%s/attentions/%d", cl.ID, l)]
+			if a == nil || !a.Shape().Eq(tensor.Shape{c.NumAttentionHeads, s, s}) {
+				t.Fatalf("%s attentions/%d: %v", cl.ID, l, a)
+			}
+			v := a.Data().([]float32)
+			for r := 0; r < c.NumAttentionHeads*s; r++ {
+				sum := 0.0
+				for _, x := range v[r*s : (r+1)*s] {
+					sum += float64(x)
+				}
+				if math.Abs(sum-1) > 1e-4 {
+					t.Fatalf("%s attentions/%d row %d sums to %v", cl.ID, l, r, sum)
+				}
+			}
+		}
+	}
+	if want := len(clips) * (2*c.NumHiddenLayers + 1); len(arrays) != want {
+		t.Errorf("%d arrays, want %d", len(arrays), want)
+	}
 }
