@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Config holds every field of HF's TvltConfig with the same defaults, plus
@@ -129,8 +131,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: decoder_hidden_size %d is not divisible by decoder_num_attention_heads %d",
 			c.DecoderHiddenSize, c.DecoderNumAttentionHeads)
 	}
-	if c.HiddenAct != "gelu" {
-		return fmt.Errorf("config: hidden_act %q not supported (only the exact erf \"gelu\")", c.HiddenAct)
+	// HF's ACT2FN names (graph.Activation implements each); the classifier head's GELU is exact whatever this says.
+	if acts := []string{"gelu", "gelu_fast", "gelu_new", "gelu_python", "gelu_pytorch_tanh", "quick_gelu",
+		"relu", "relu6", "sigmoid", "silu", "swish", "tanh"}; !slices.Contains(acts, c.HiddenAct) {
+		return fmt.Errorf("config: hidden_act %q not supported (supported: %s)", c.HiddenAct, strings.Join(acts, ", "))
 	}
 	for _, r := range []struct {
 		name string

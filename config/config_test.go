@@ -117,7 +117,7 @@ func TestConfigErrorsNameTheFields(t *testing.T) {
 		{`{"spectrogram_length": 100}`, []string{"spectrogram_length 100", "16"}},
 		{`{"frequency_length": 100}`, []string{"frequency_length 100"}},
 		{`{"audio_mask_type": "random"}`, []string{"audio_mask_type", "random"}},
-		{`{"hidden_act": "relu"}`, []string{"hidden_act", "relu"}},
+		{`{"hidden_act": "foo"}`, []string{"hidden_act", "foo", "gelu", "relu", "quick_gelu"}},
 		{`{"pixel_mask_ratio": 1.5}`, []string{"pixel_mask_ratio"}},
 		{`{"image_size": "big"}`, []string{"image_size"}},
 		{`{"num_frames": 0}`, []string{"num_frames"}},
@@ -134,5 +134,27 @@ func TestConfigErrorsNameTheFields(t *testing.T) {
 				t.Errorf("%s: error %q does not mention %q", tc.json, err, w)
 			}
 		}
+	}
+}
+
+// TestHiddenAct: hidden_act takes HF's ACT2FN names (the encoder and decoder MLP activation).
+func TestHiddenAct(t *testing.T) {
+	for _, act := range []string{"gelu", "relu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "silu", "swish", "quick_gelu"} {
+		c, err := Parse([]byte(`{"hidden_act": "` + act + `"}`))
+		if err != nil {
+			t.Errorf("hidden_act %s: %v", act, err)
+		} else if c.HiddenAct != act {
+			t.Errorf("hidden_act %s parsed as %q", act, c.HiddenAct)
+		}
+	}
+	c := Default()
+	c.HiddenAct = "relu"
+	if err := c.Validate(); err != nil {
+		t.Errorf("relu: %v", err)
+	}
+	c.HiddenAct = "foo"
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "hidden_act") || !strings.Contains(err.Error(), `"foo"`) {
+		t.Errorf("hidden_act foo: error %v does not name the field and value", err)
 	}
 }
