@@ -145,10 +145,6 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: %s must be in [0, 1), got %v", r.name, r.v)
 		}
 	}
-	if c.HiddenDropoutProb != 0 || c.AttentionProbsDropoutProb != 0 {
-		return fmt.Errorf("config: dropout is not implemented; hidden_dropout_prob and attention_probs_dropout_prob must be 0 (got %v, %v)",
-			c.HiddenDropoutProb, c.AttentionProbsDropoutProb)
-	}
 	if !(c.LayerNormEps > 0) {
 		return fmt.Errorf("config: layer_norm_eps must be positive, got %v", c.LayerNormEps)
 	}

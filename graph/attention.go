@@ -32,19 +32,32 @@ const maskedBias = -1e30
 // bias, so that element's output is the mean of its values and q, k receive zero gradient
 // from it (the exact derivative of what is computed).
 func Attention(q, k, v, keyBias *G.Node, heads int) (*G.Node, error) {
-	return PackedAttention(q, k, v, keyBias, heads, nil)
+	return PackedAttention(q, k, v, keyBias, heads, AttentionOptions{})
 }
 
-// PackedAttention is Attention over a packed sequence: q, k, v (B,S,D) hold
-// sequences of the given lengths (summing to S) laid end to end, and each
-// sequence attends only to itself, with its part of keyBias (B,S). Packing
-// lets the token-wise layers around attention (Linear, LayerNorm) run once
-// over several sequences; nil segments is one sequence of S tokens.
-func PackedAttention(q, k, v, keyBias *G.Node, heads int, segments []int) (*G.Node, error) {
+// AttentionOptions are the optional parts of PackedAttention.
+type AttentionOptions struct {
+	// Segments are the lengths of the sequences packed end to end in q, k
+	// and v (summing to S); each attends only to itself, with its part of
+	// keyBias. Packing lets the token-wise layers around attention (Linear,
+	// LayerNorm) run once over several sequences. nil: one sequence.
+	Segments []int
+	// DropoutProb drops attention probabilities after the softmax, torch's
+	// attention_probs dropout, with masks hashed from DropoutSeed (an Int64
+	// (1) input fed each step) and DropoutSite as in Dropout.
+	DropoutProb float64
+	DropoutSeed *G.Node
+	DropoutSite uint64
+}
+
+// PackedAttention is Attention with AttentionOptions: packed sequences and
+// dropout of the attention probabilities.
+func PackedAttention(q, k, v, keyBias *G.Node, heads int, opts AttentionOptions) (*G.Node, error) {
 	children, err := attentionInputs("Attention", []*G.Node{q, k, v}, keyBias, heads)
 	if err != nil {
 		return nil, err
 	}
+	segments := opts.Segments
 	if segments != nil {
 		total := 0
 		for _, n := range segments {
@@ -71,6 +84,14 @@ func PackedAttention(q, k, v, keyBias *G.Node, heads int, segments []int) (*G.No
 		segs:    append([]int(nil), segments...),
 		state:   &attnState{},
 	}
+	if opts.DropoutProb != 0 {
+		if err := checkDropout("Attention", opts.DropoutSeed, opts.DropoutProb); err != nil {
+			return nil, err
+		}
+		op.drop = &dropMask{p: opts.DropoutProb, site: opts.DropoutSite}
+		op.name += fmt.Sprintf("{dropout=%v,site=%d}", opts.DropoutProb, opts.DropoutSite)
+		children = append(children, opts.DropoutSeed)
+	}
 	n, err := G.ApplyOp(op, children...)
 	if err != nil {
 		return nil, fmt.Errorf("graph: Attention: %w", err)
@@ -94,23 +115,26 @@ type attnOp struct {
 	opBase
 	heads   int
 	hasBias bool
-	segs    []int // packed sequence lengths; nil: one sequence
+	segs    []int     // packed sequence lengths; nil: one sequence
+	drop    *dropMask // attention-probability dropout, with a seed input last; nil: none
 	state   *attnState
 }
 
-func (op *attnOp) Arity() int {
+func (op *attnOp) Arity() int { return len(op.inputTypes()) }
+
+// inputTypes are q, k, v, then keyBias and the dropout seed when present.
+func (op *attnOp) inputTypes() []hmType {
+	ts := []hmType{tt(3), tt(3), tt(3)}
 	if op.hasBias {
-		return 4
+		ts = append(ts, tt(2))
 	}
-	return 3
+	if op.drop != nil {
+		ts = append(ts, ti64(1))
+	}
+	return ts
 }
 
-func (op *attnOp) Type() hmType {
-	if op.hasBias {
-		return fnType(tt(3), tt(3), tt(3), tt(2), tt(3))
-	}
-	return fnType(tt(3), tt(3), tt(3), tt(3))
-}
+func (op *attnOp) Type() hmType { return fnType(append(op.inputTypes(), tt(3))...) }
 
 func (op *attnOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
@@ -150,6 +174,21 @@ func (op *attnOp) SymDiff(inputs G.Nodes, output, grad *G.Node) (G.Nodes, error)
 type attnDims struct {
 	b, s, d, h, dh int
 	segs           []int
+	drop           *dropMask // nil: no dropout
+	seed           uint64
+}
+
+// dropped writes the probabilities p (n×n) after dropout into pd; base is
+// the index of p's first element among the op's probabilities.
+func dropped[T float](pd, p []T, dm attnDims, base int) {
+	th, s := dm.drop.threshold(), T(dm.drop.scale())
+	for i, v := range p {
+		if dm.drop.keep(dm.seed, base+i, th) {
+			pd[i] = v * s
+		} else {
+			pd[i] = 0
+		}
+	}
 }
 
 // segments lists the packed sequences as (first token, length).
@@ -181,6 +220,9 @@ func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*ten
 	if op.hasBias {
 		names = append(names, "keyBias")
 	}
+	if op.drop != nil {
+		names = append(names, "seed")
+	}
 	nIn := len(names)
 	names = append(names, extra...)
 	ds, err := denses(name, names, inputs)
@@ -191,7 +233,12 @@ func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*ten
 	if qs.Dims() != 3 || !ds[1].Shape().Eq(qs) || !ds[2].Shape().Eq(qs) {
 		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: q %v, k %v, v %v must share a (B,S,D) shape", name, qs, ds[1].Shape(), ds[2].Shape())
 	}
-	dm := attnDims{b: qs[0], s: qs[1], d: qs[2], h: op.heads, dh: qs[2] / op.heads, segs: op.segs}
+	dm := attnDims{b: qs[0], s: qs[1], d: qs[2], h: op.heads, dh: qs[2] / op.heads, segs: op.segs, drop: op.drop}
+	if op.drop != nil {
+		if dm.seed, err = seedOf(ds[nIn-1], name); err != nil {
+			return nil, nil, attnDims{}, err
+		}
+	}
 	if op.hasBias && ds[3].Shape().TotalSize() != dm.b*dm.s {
 		return nil, nil, attnDims{}, fmt.Errorf("graph: %s: keyBias shape %v != (%d, %d)", name, ds[3].Shape(), dm.b, dm.s)
 	}
@@ -199,6 +246,9 @@ func (op *attnOp) unpack(name string, inputs []G.Value, extra ...string) ([]*ten
 		if t.Dtype() != ds[0].Dtype() && t.Dtype() != tensor.Int64 {
 			return nil, nil, attnDims{}, fmt.Errorf("graph: %s: mixed dtypes %v and %v", name, ds[0].Dtype(), t.Dtype())
 		}
+	}
+	if op.drop != nil {
+		return ds[:nIn-1], ds[nIn:], dm, nil // the seed is read into dm
 	}
 	return ds[:nIn], ds[nIn:], dm, nil
 }
@@ -354,9 +404,12 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 	bias := biasOf[T](ins)
 	per := dm.probsPerItem()
 	kt := make([]T, dm.s*dm.dh)
-	var scratch []T
+	var scratch, pd []T
 	if stash == nil {
 		scratch = make([]T, per)
+	}
+	if dm.drop != nil {
+		pd = make([]T, per)
 	}
 	for item := 0; item < dm.b*dm.h; item++ {
 		b, h := item/dm.h, item%dm.h
@@ -364,12 +417,19 @@ func attnForward[T float](ins []*tensor.Dense, out, stash []T, dm attnDims) {
 		if stash != nil {
 			p = stash[item*per : (item+1)*per]
 		}
+		base := item * per
 		for _, sg := range dm.segments() {
 			lo, n := sg[0], sg[1]
 			attnProbs(q, k, bias, p[:n*n], kt, b, h, lo, n, dm)
+			probs := p[:n*n]
+			if dm.drop != nil {
+				dropped(pd[:n*n], probs, dm, base)
+				probs = pd[:n*n]
+			}
 			off := (b*dm.s+lo)*dm.d + h*dm.dh
-			matmul(false, false, n, dm.dh, n, 1, p, n, v[off:], dm.d, 0, out[off:], dm.d)
+			matmul(false, false, n, dm.dh, n, 1, probs, n, v[off:], dm.d, 0, out[off:], dm.d)
 			p = p[n*n:]
+			base += n * n
 		}
 	}
 }
@@ -383,10 +443,7 @@ type attnGradOp struct {
 
 func (op *attnGradOp) Arity() int { return op.fwd.Arity() + 2 }
 func (op *attnGradOp) Type() hmType {
-	if op.fwd.hasBias {
-		return fnType(tt(3), tt(3), tt(3), tt(2), tt(3), tt(3), tt(4))
-	}
-	return fnType(tt(3), tt(3), tt(3), tt(3), tt(3), tt(4))
+	return fnType(append(op.fwd.inputTypes(), tt(3), tt(3), tt(4))...)
 }
 func (op *attnGradOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
 	s := in[0].(tensor.Shape)
@@ -435,9 +492,12 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 	per := dm.probsPerItem()
 	tbuf := make([]T, dm.s*dm.dh)
 	dpBuf := make([]T, per)
-	var pbuf []T
+	var pbuf, pdBuf []T
 	if stash == nil {
 		pbuf = make([]T, per)
+	}
+	if dm.drop != nil {
+		pdBuf = make([]T, per)
 	}
 	scale := T(math.Sqrt(float64(dm.dh)))
 	for item := 0; item < dm.b*dm.h; item++ {
@@ -446,6 +506,7 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 		if stash != nil {
 			pAll = stash[item*per : (item+1)*per]
 		}
+		base := item * per
 		for _, sg := range dm.segments() {
 			lo, n := sg[0], sg[1]
 			off := (b*dm.s+lo)*dm.d + h*dm.dh
@@ -454,8 +515,17 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 			if stash == nil {
 				attnProbs(q, k, bias, p, tbuf, b, h, lo, n, dm)
 			}
+			// With dropout the output used P' = P⊙mask/(1−p): dV = P'ᵀ·dO_h
+			// and dP = (dO_h·V_hᵀ)⊙mask/(1−p).
+			pv := p
+			if dm.drop != nil {
+				pv = pdBuf[:n*n]
+				dropped(pv, p, dm, base)
+			}
+			segBase := base
+			base += n * n
 			// dV_h = Pᵀ·dO_h
-			matmul(true, false, n, dm.dh, n, 1, p, n, dout[off:], dm.d, 0, dv[off:], dm.d)
+			matmul(true, false, n, dm.dh, n, 1, pv, n, dout[off:], dm.d, 0, dv[off:], dm.d)
 			if bias != nil && allMasked(bias[b*dm.s+lo:b*dm.s+lo+n]) {
 				for i := 0; i < n; i++ {
 					clear(dq[off+i*dm.d : off+i*dm.d+dm.dh])
@@ -466,6 +536,9 @@ func attnBackward[T float](ins []*tensor.Dense, dout, stash, res []T, dm attnDim
 			// dP = dO_h·V_hᵀ; dS = P⊙(dP − rowsum(P⊙dP)) / sqrt(dh)
 			transposeHead(tbuf, v[off:], n, dm)
 			matmul(false, false, n, n, dm.dh, 1, dout[off:], dm.d, tbuf, n, 0, dp, n)
+			if dm.drop != nil {
+				dropped(dp, dp, dm, segBase)
+			}
 			attnRows(n, 6*n, func(i0, i1 int) {
 				for i := i0; i < i1; i++ {
 					pr, dr := p[i*n:(i+1)*n], dp[i*n:(i+1)*n]

@@ -230,7 +230,7 @@ func TestPackedAttention(t *testing.T) {
 			if tc.c.bias {
 				bias = in[3]
 			}
-			return PackedAttention(in[0], in[1], in[2], bias, tc.c.heads, tc.segs)
+			return PackedAttention(in[0], in[1], in[2], bias, tc.c.heads, AttentionOptions{Segments: tc.segs})
 		}
 		args := attnArgs(rng, tc.c)
 		var bias []float64
@@ -250,8 +250,90 @@ func TestPackedAttention(t *testing.T) {
 	g := G.NewGraph()
 	x := G.NewTensor(g, tensor.Float64, 3, G.WithShape(1, 5, 4), G.WithName("x"))
 	for _, segs := range [][]int{{2, 2}, {5, 0}, {6}} {
-		if _, err := PackedAttention(x, x, x, nil, 2, segs); err == nil {
+		if _, err := PackedAttention(x, x, x, nil, 2, AttentionOptions{Segments: segs}); err == nil {
 			t.Errorf("segments %v of a 5-token sequence accepted", segs)
 		}
+	}
+}
+
+// refDroppedAttention is refAttention with probabilities dropped by the
+// attention's mask (the element index runs over (batch, head, query, key)).
+func refDroppedAttention(q, k, v, bias []float64, b, s, d, heads int, m dropMask, seed uint64) []float64 {
+	dh := d / heads
+	out := make([]float64, b*s*d)
+	th := m.threshold()
+	for bi := 0; bi < b; bi++ {
+		for h := 0; h < heads; h++ {
+			for i := 0; i < s; i++ {
+				row := make([]float64, s)
+				mx := math.Inf(-1)
+				for j := 0; j < s; j++ {
+					dot := 0.0
+					for c := 0; c < dh; c++ {
+						dot += q[(bi*s+i)*d+h*dh+c] * k[(bi*s+j)*d+h*dh+c]
+					}
+					row[j] = dot / math.Sqrt(float64(dh))
+					if bias != nil {
+						row[j] += bias[bi*s+j]
+					}
+					mx = math.Max(mx, row[j])
+				}
+				sum := 0.0
+				for j := range row {
+					row[j] = math.Exp(row[j] - mx)
+					sum += row[j]
+				}
+				for j := range row {
+					idx := ((bi*heads+h)*s+i)*s + j
+					p := row[j] / sum
+					if !m.keep(seed, idx, th) {
+						p = 0
+					} else {
+						p *= m.scale()
+					}
+					for c := 0; c < dh; c++ {
+						out[(bi*s+i)*d+h*dh+c] += p * v[(bi*s+j)*d+h*dh+c]
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestAttentionDropout checks attention-probability dropout against a
+// reference that drops the same elements, numerically checks its gradient
+// (stashed and recomputed probabilities), and packs two sequences with it.
+func TestAttentionDropout(t *testing.T) {
+	rng := rand.New(rand.NewSource(31))
+	c := attnCase{2, 6, 8, 2, false}
+	args := append(attnArgs(rng, c), gcArg{"seed", int64Dense([]int64{99}, 1), false})
+	build := func(segs []int) buildFn {
+		return func(g *G.ExprGraph, in []*G.Node) (*G.Node, error) {
+			return PackedAttention(in[0], in[1], in[2], nil, c.heads, AttentionOptions{Segments: segs, DropoutProb: 0.3, DropoutSeed: in[3], DropoutSite: 4})
+		}
+	}
+	got := runForward(t, build(nil), args, tensor.Float64)
+	want := refDroppedAttention(args[0].val.Data().([]float64), args[1].val.Data().([]float64), args[2].val.Data().([]float64), nil,
+		c.b, c.s, c.d, c.heads, dropMask{p: 0.3, site: 4}, 99)
+	assertClose(t, "attention with dropout", got, want, 1e-12, 1e-12)
+	zeros := 0
+	for i := range want {
+		if want[i] == 0 {
+			zeros++
+		}
+	}
+	plain := runForward(t, buildAttn(c.heads, false), args[:3], tensor.Float64)
+	same := true
+	for i := range plain {
+		same = same && plain[i] == got[i]
+	}
+	if same {
+		t.Error("dropout 0.3 left the output unchanged")
+	}
+	for _, segs := range [][]int{nil, {2, 4}} {
+		w := numGradCheck(t, build(segs), args, 1e-6)
+		t.Logf("attention dropout %v: worst rel err %.2g", segs, w)
+		checkF32GradAgrees(t, build(segs), args, 2e-5)
 	}
 }

@@ -30,22 +30,24 @@ func registerBlock(r *registry, prefix string, s blockSpec, qkvBias bool) {
 // end: attention stays within each sequence, with its part of keyBias
 // (B, ΣS; nil: no mask). Packing the passes of one step (matching and MAE in
 // the encoder, pixels and audio in the decoder) into one stream runs each
-// token-wise Linear, LayerNorm and GELU once over all of them: one weight
+// token-wise Linear, LayerNorm and activation once over all of them: one weight
 // gradient per parameter instead of one per pass, and larger GEMMs.
 type packing struct {
 	lens    []int // sequence lengths
 	keyBias *G.Node
 }
 
-// block is TvltLayer: x + Attn(LN(x)), then + MLP(LN(·)) with exact GELU,
-// over a packed stream.
+// block is TvltLayer: x + Drop(Attn(LN(x))), then + Drop(MLP(LN(·))) with
+// the config's hidden_act, over a packed stream. Dropout (training only)
+// sits where the reference's does: on the attention probabilities and
+// after each of the two output projections.
 func (bd *builder) block(x *G.Node, prefix string, s blockSpec, pk packing) *G.Node {
 	a := bd.layerNorm(x, prefix+"layernorm_before")
 	ctx := bd.selfAttention(a, prefix+"attention.", s.heads, pk)
-	x1 := bd.add(x, bd.linear(ctx, prefix+"attention.output.dense"))
+	x1 := bd.add(x, bd.dropout(bd.linear(ctx, prefix+"attention.output.dense")))
 	c := bd.layerNorm(x1, prefix+"layernorm_after")
 	h := bd.hiddenAct(bd.linear(c, prefix+"intermediate.dense"))
-	return bd.add(x1, bd.linear(h, prefix+"output.dense"))
+	return bd.add(x1, bd.dropout(bd.linear(h, prefix+"output.dense")))
 }
 
 // selfAttention projects to Q, K, V and runs the fused attention op within
@@ -57,7 +59,7 @@ func (bd *builder) selfAttention(x *G.Node, prefix string, heads int, pk packing
 	if bd.err != nil {
 		return nil
 	}
-	return bd.ok(graph.PackedAttention(q, k, v, pk.keyBias, heads, pk.lens))
+	return bd.ok(graph.PackedAttention(q, k, v, pk.keyBias, heads, bd.attentionDropout(graph.AttentionOptions{Segments: pk.lens})))
 }
 
 // stack runs n blocks named prefix.0., prefix.1., ... and returns every

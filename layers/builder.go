@@ -15,6 +15,30 @@ type builder struct {
 	b   *graph.Binder
 	cfg config.Config
 	err error
+
+	// dropSeed is the training program's dropout seed input (nil: no
+	// dropout, as in evaluation); sites numbers the dropout sites in build
+	// order, so each draws its own mask.
+	dropSeed *G.Node
+	sites    uint64
+}
+
+// dropout applies hidden_dropout_prob to x in training programs.
+func (bd *builder) dropout(x *G.Node) *G.Node {
+	if bd.err != nil || bd.dropSeed == nil || bd.cfg.HiddenDropoutProb == 0 {
+		return x
+	}
+	bd.sites++
+	return bd.ok(graph.Dropout(x, bd.dropSeed, bd.cfg.HiddenDropoutProb, bd.sites))
+}
+
+// attentionDropout is attention_probs_dropout_prob for the fused attention.
+func (bd *builder) attentionDropout(o graph.AttentionOptions) graph.AttentionOptions {
+	if bd.dropSeed != nil && bd.cfg.AttentionProbsDropoutProb != 0 {
+		bd.sites++
+		o.DropoutProb, o.DropoutSeed, o.DropoutSite = bd.cfg.AttentionProbsDropoutProb, bd.dropSeed, bd.sites
+	}
+	return o
 }
 
 func (bd *builder) fail(err error) *G.Node {

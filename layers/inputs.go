@@ -34,6 +34,11 @@ type Batch struct {
 	// Fine-tuning labels: Int64 (B) for classification, float (B, num_labels)
 	// for regression.
 	Labels *tensor.Dense
+
+	// DropoutSeed draws the dropout masks of a training program's run (the
+	// same seed, the same masks); trainers derive it from the run's seed and
+	// step so a resumed run drops the same units.
+	DropoutSeed uint64
 }
 
 func ints(t *tensor.Dense) ([]int64, error) {

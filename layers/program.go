@@ -11,7 +11,8 @@ import (
 // Options choose what a compiled program computes.
 type Options struct {
 	// Train adds the backward pass: Run then fills Grads for every parameter
-	// the graph uses.
+	// the graph uses. It also switches on the config's dropout, with masks
+	// drawn from Batch.DropoutSeed.
 	Train bool
 	// Inspect also returns intermediates (hidden states, decoder inputs and
 	// outputs, MAE targets and label masks) under the golden files' key names;
@@ -132,6 +133,9 @@ func (m *Model) Compile(b *Batch, opts Options) (p *Program, err error) {
 	p = &Program{m: m, sig: sig, opts: opts, g: g, binder: m.Params.Bind(g),
 		inputs: map[string]*G.Node{}, reads: map[string]*G.Value{}}
 	p.bd = &builder{b: p.binder, cfg: m.Config}
+	if opts.Train && (m.Config.HiddenDropoutProb != 0 || m.Config.AttentionProbsDropoutProb != 0) {
+		p.bd.dropSeed = p.placeholder("dropout_seed", tensor.Int64, 1)
+	}
 	p.dims = m.dimsOf(b)
 	if err := p.build(b); err != nil {
 		return nil, err

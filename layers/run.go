@@ -74,6 +74,9 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		f["pixel_patch_targets"] = pixelTargets(c, b.PixelValues, dt)
 		f["audio_patch_targets"] = patchifyAudio(c, b.AudioValues, dt, true)
 	}
+	if _, ok := p.inputs["dropout_seed"]; ok {
+		f["dropout_seed"] = newInts([]int64{int64(b.DropoutSeed)}, 1)
+	}
 	for name := range p.inputs {
 		if _, ok := f[name]; !ok {
 			return nil, fmt.Errorf("layers: batch does not fit the compiled program: no value for %s", name)
