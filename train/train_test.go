@@ -3,9 +3,11 @@ package train
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -99,13 +101,27 @@ func pretrainOpts(out string) Options {
 
 // TestExactResume: 2N steps straight equal N steps, an interruption
 // (SIGINT path: context cancelled, checkpoint saved), a resume and N more,
-// bit for bit.
+// bit for bit — also with dropout 0.1, whose masks must follow the step.
 func TestExactResume(t *testing.T) {
+	var final []map[string][]float32
+	for _, drop := range []float64{0, 0.1} {
+		t.Run(fmt.Sprintf("dropout %v", drop), func(t *testing.T) {
+			final = append(final, testExactResume(t, func(c *config.Config) {
+				c.HiddenDropoutProb, c.AttentionProbsDropoutProb = drop, drop
+			}))
+		})
+	}
+	if len(final) == 2 && reflect.DeepEqual(final[0], final[1]) {
+		t.Error("training with dropout 0.1 gave the same weights as without")
+	}
+}
+
+func testExactResume(t *testing.T, mutate func(*config.Config)) map[string][]float32 {
 	clips := data.FilterSplit(demoSet(t), "train")
 	const N = 3
 	ctx := context.Background()
 
-	straight := tinyModel(t, layers.Pretraining, nil)
+	straight := tinyModel(t, layers.Pretraining, mutate)
 	tr, err := New(straight, clips, nil, pretrainOpts(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +135,7 @@ func TestExactResume(t *testing.T) {
 	}
 
 	out := t.TempDir()
-	first := tinyModel(t, layers.Pretraining, nil)
+	first := tinyModel(t, layers.Pretraining, mutate)
 	cctx, cancel := context.WithCancel(ctx)
 	o := pretrainOpts(out)
 	o.OnStep = func(step int, _ map[string]float64) {
@@ -142,7 +158,7 @@ func TestExactResume(t *testing.T) {
 		t.Error("an interrupted run wrote the final model")
 	}
 
-	resumed := tinyModel(t, layers.Pretraining, func(c *config.Config) {})
+	resumed := tinyModel(t, layers.Pretraining, mutate)
 	o = pretrainOpts(out)
 	o.Resume = true
 	tr, err = New(resumed, clips, nil, o)
@@ -188,6 +204,7 @@ func TestExactResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameBits(t, snapshot(resumed), snapshot(back))
+	return snapshot(straight)
 }
 
 // TestNonFiniteStops corrupts a weight after step 3 so that step 4's loss

@@ -273,6 +273,15 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	return t.summary(dir), nil
 }
 
+// dropoutSeed is the dropout seed of micro-batch k of a run: a function of
+// the run's seed and position only, so a resumed run drops the same units.
+func dropoutSeed(seed uint64, k int) uint64 {
+	z := seed*0x9e3779b97f4a7c15 + uint64(k) + 0xd1b54a32d192ed03
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}
+
 // bindGrads points every parameter's gradient at the program's own buffer
 // (no copy: the program zeroes it before its next run), and parameters the
 // program does not use at a zero buffer of their own.
@@ -333,6 +342,7 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 		if err != nil {
 			return nil, 0, err
 		}
+		lb.DropoutSeed = dropoutSeed(t.opts.Seed, t.state.Step*t.opts.GradAccum+micro)
 		prog, res, err := t.progs.run(lb)
 		if err != nil {
 			return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)

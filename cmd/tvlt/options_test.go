@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/train"
 )
@@ -54,5 +55,32 @@ func TestZeroMeansZero(t *testing.T) {
 	}
 	if cks, _ := train.ListCheckpoints(out); len(cks) != 1 || cks[0].Step != 2 {
 		t.Errorf("--save-every 1 --keep 1 left %v, want checkpoint-2 only", cks)
+	}
+}
+
+// TestDropoutFlags: --hidden-dropout and --attention-dropout override the
+// model config of the run (written to its config.json), and values outside
+// [0, 1) are rejected naming the config field.
+func TestDropoutFlags(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(8, 2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := tvlt(t, "pretrain", "--data", manifest, "--out", filepath.Join(dir, "bad"), "--preset", "tiny", "--hidden-dropout", "1.5")
+	if code == 0 || !strings.Contains(stderr, "hidden_dropout_prob must be in [0, 1)") {
+		t.Errorf("--hidden-dropout 1.5: status %d, stderr %q", code, stderr)
+	}
+	out := filepath.Join(dir, "run")
+	if _, stderr, code = tvlt(t, "pretrain", "--data", manifest, "--out", out, "--preset", "tiny", "--steps", "2", "--batch-size", "4",
+		"--hidden-dropout", "0.1", "--attention-dropout", "0.2", "--eval-split", "none", "--plain"); code != 0 {
+		t.Fatalf("pretrain with dropout: status %d\n%s", code, stderr)
+	}
+	cfg, err := config.Read(filepath.Join(out, train.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.HiddenDropoutProb != 0.1 || cfg.AttentionProbsDropoutProb != 0.2 {
+		t.Errorf("run config has dropout %v / %v, want 0.1 / 0.2", cfg.HiddenDropoutProb, cfg.AttentionProbsDropoutProb)
 	}
 }

@@ -28,6 +28,7 @@ type trainFlags struct {
 	o                    train.Options
 	data, config, preset string
 	evalSplit            string
+	hiddenDrop, attnDrop float64
 	plain                bool
 	fs                   *flag.FlagSet
 }
@@ -49,6 +50,8 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.Out, "out", "", "run folder (created): config.json, model.safetensors, metrics.jsonl, checkpoint-*/")
 	fs.StringVar(&f.config, "config", "", "model config.json (HF TvltConfig); overrides --preset")
 	fs.StringVar(&f.preset, "preset", "small", "model size: "+strings.Join(train.Presets, ", "))
+	fs.Float64Var(&f.hiddenDrop, "hidden-dropout", 0, "hidden_dropout_prob for this run, overriding the config (after the attention and MLP output projections; training only)")
+	fs.Float64Var(&f.attnDrop, "attention-dropout", 0, "attention_probs_dropout_prob for this run, overriding the config (training only)")
 	fs.IntVar(&o.Steps, "steps", d.Steps, "optimizer steps (0: --epochs × steps per epoch)")
 	fs.IntVar(&o.Epochs, "epochs", d.Epochs, "epochs when --steps is 0 (at least 1)")
 	fs.IntVar(&o.BatchSize, "batch-size", d.BatchSize, "clips per micro-batch and per evaluation pass (at least 1; retrieval: 2)")
@@ -102,6 +105,21 @@ func (f *trainFlags) modelConfig() (config.Config, error) {
 		return config.Read(f.config)
 	}
 	return train.Preset(f.preset)
+}
+
+// withDropout applies --hidden-dropout and --attention-dropout to the
+// run's model config.
+func (f *trainFlags) withDropout(c config.Config) (config.Config, error) {
+	if isSet(f.fs, "hidden-dropout") {
+		c.HiddenDropoutProb = f.hiddenDrop
+	}
+	if isSet(f.fs, "attention-dropout") {
+		c.AttentionProbsDropoutProb = f.attnDrop
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("--hidden-dropout / --attention-dropout: %w", err)
+	}
+	return c, nil
 }
 
 // splits reads the manifest: the train split (all clips when no clip has a
@@ -202,6 +220,9 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 		default:
 			return fmt.Errorf("--tasks: unknown task %q (want mae, matching)", t)
 		}
+	}
+	if cfg, err = f.withDropout(cfg); err != nil {
+		return err
 	}
 	trainClips, evalClips, err := f.splits()
 	if err != nil {
@@ -314,6 +335,9 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 			cfg.ID2Label = nil
 		}
 		cfg.NumLabels = numLabels
+	}
+	if cfg, err = f.withDropout(cfg); err != nil {
+		return err
 	}
 	m, err := train.NewModel(t.Kind(), cfg, o.Seed)
 	if err != nil {
