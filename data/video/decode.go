@@ -41,8 +41,10 @@ type stream struct {
 	HasAudio      bool
 	AudioRate     int // native sample rate of the first audio stream
 	AudioChannels int
-	videoIndex    int // absolute stream index of the chosen video stream
-	audioIndex    int // absolute stream index of the first audio stream, -1 if none
+	videoIndex    int      // absolute stream index of the chosen video stream
+	audioIndex    int      // absolute stream index of the first audio stream, -1 if none
+	timeBase      [2]int64 // video stream time base (num, den), {0, 0} if unknown
+	startTime     float64  // the file's start time in seconds (ffmpeg's -ss is relative to it)
 }
 
 // ffprobe's JSON (only the fields used).
@@ -50,6 +52,7 @@ type probeJSON struct {
 	Streams []struct {
 		Index         int    `json:"index"`
 		CodecType     string `json:"codec_type"`
+		TimeBase      string `json:"time_base"`
 		Width         int    `json:"width"`
 		Height        int    `json:"height"`
 		NbFrames      string `json:"nb_frames"`
@@ -69,7 +72,8 @@ type probeJSON struct {
 		} `json:"side_data_list"`
 	} `json:"streams"`
 	Format struct {
-		Duration string `json:"duration"`
+		Duration  string `json:"duration"`
+		StartTime string `json:"start_time"`
 	} `json:"format"`
 }
 
@@ -102,15 +106,23 @@ func tail(b []byte) string {
 
 // probe runs ffprobe on a file and reports its video/audio streams. The
 // frame count comes from counting packets (demuxing only, no decoding), which
-// works for containers that do not store a frame count (webm, mkv).
+// works for containers that do not store a frame count (webm, mkv); without
+// countPackets (segments, which count their own frames) it is the header's.
 func probe(ctx context.Context, ffprobe, path string) (*stream, error) {
+	return probeFile(ctx, ffprobe, path, true)
+}
+
+func probeFile(ctx context.Context, ffprobe, path string, countPackets bool) (*stream, error) {
 	if st, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("video: %w", err)
 	} else if st.IsDir() {
 		return nil, fmt.Errorf("video: %s is a directory, not a video file", path)
 	}
-	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-print_format", "json",
-		"-show_streams", "-show_format", "-count_packets", inputURL(path))
+	args := []string{"-v", "error", "-print_format", "json", "-show_streams", "-show_format"}
+	if countPackets {
+		args = append(args, "-count_packets")
+	}
+	cmd := exec.CommandContext(ctx, ffprobe, append(args, inputURL(path))...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -149,6 +161,9 @@ func probe(ctx context.Context, ffprobe, path string) (*stream, error) {
 			s.Frames = atoiOr(st.NbReadPackets, atoiOr(st.NbFrames, 0))
 			s.FPS = parseRate(st.AvgFrameRate)
 			s.Duration = atofOr(st.Duration, 0)
+			if n, d, ok := strings.Cut(st.TimeBase, "/"); ok {
+				s.timeBase = [2]int64{int64(atoiOr(n, 0)), int64(atoiOr(d, 0))}
+			}
 		case "audio":
 			if s.audioIndex >= 0 {
 				continue
@@ -162,6 +177,7 @@ func probe(ctx context.Context, ffprobe, path string) (*stream, error) {
 	if s.Duration == 0 {
 		s.Duration = atofOr(pj.Format.Duration, 0)
 	}
+	s.startTime = atofOr(pj.Format.StartTime, 0)
 	return s, nil
 }
 
@@ -210,6 +226,97 @@ func Decode(path string, numFrames int, audioRate int, wantAudio bool) (frames [
 // DecodeContext is Decode with a caller-controlled context (cancellation,
 // deadline); the ffmpeg subprocesses are killed when ctx ends.
 func DecodeContext(ctx context.Context, path string, numFrames int, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
+	return decode(ctx, path, nil, numFrames, audioRate, wantAudio)
+}
+
+// DecodeSegment is Decode on the part of a file from start to end seconds
+// (end <= 0: to the end of the file), as if that part were a file of its
+// own: the frames sampled are frame ⌊i·N/n⌋ of the N frames whose
+// timestamps t satisfy start <= t < end (measured from the file's start, as
+// ffmpeg's -ss), and the audio track is cut to the same times. ffmpeg seeks
+// to the keyframe before start and decodes from there, so a segment of a
+// long file costs about what a file of the segment's length costs. A start
+// at or past the end of the file is an error naming the file.
+func DecodeSegment(path string, start, end float64, numFrames, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DecodeTimeout)
+	defer cancel()
+	return DecodeSegmentContext(ctx, path, start, end, numFrames, audioRate, wantAudio)
+}
+
+// DecodeSegmentContext is DecodeSegment with a caller-controlled context.
+func DecodeSegmentContext(ctx context.Context, path string, start, end float64, numFrames, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
+	if math.IsNaN(start) || math.IsInf(start, 0) || start < 0 {
+		return nil, nil, fmt.Errorf("video: %s: segment start %v must be a number of seconds >= 0", path, start)
+	}
+	if math.IsNaN(end) || math.IsInf(end, 0) || (end > 0 && end <= start) {
+		return nil, nil, fmt.Errorf("video: %s: segment end %v must be after its start %v", path, end, start)
+	}
+	return decode(ctx, path, &segment{start: start, end: max(end, 0)}, numFrames, audioRate, wantAudio)
+}
+
+// segment is a time range of a file in seconds; end 0 is the end of the file.
+type segment struct{ start, end float64 }
+
+func (g segment) String() string {
+	if g.end <= 0 {
+		return fmt.Sprintf("%gs to the end", g.start)
+	}
+	return fmt.Sprintf("%gs to %gs", g.start, g.end)
+}
+
+// seconds formats a time for ffmpeg's command line (microsecond precision,
+// ffmpeg's own time resolution).
+func seconds(x float64) string { return strconv.FormatFloat(x, 'f', 6, 64) }
+
+// countSegmentFrames counts the video packets whose presentation time lies in
+// the segment, reading only the part of the file around it. It reproduces
+// ffmpeg's selection: -ss START keeps frames at or after START (relative to
+// the file's start time), the trim filter drops those at or after END.
+func countSegmentFrames(ctx context.Context, ffprobe, path string, s *stream, g segment) (int, error) {
+	if s.timeBase[0] <= 0 || s.timeBase[1] <= 0 {
+		return 0, fmt.Errorf("video: %s: the video stream has no time base; cannot cut a segment", path)
+	}
+	// The read interval has margins: ffprobe seeks to the keyframe before its
+	// start and stops at the first packet past its end, which with reordered
+	// (B-) frames can precede packets inside the segment.
+	interval := ""
+	if lo := s.startTime + g.start - 1; lo > 0 {
+		interval = seconds(lo)
+	}
+	interval += "%"
+	if g.end > 0 {
+		interval += seconds(s.startTime + g.end + 2)
+	}
+	cmd := exec.CommandContext(ctx, ffprobe, "-v", "error", "-select_streams", strconv.Itoa(s.videoIndex),
+		"-show_entries", "packet=pts,dts", "-of", "csv=p=0", "-read_intervals", interval, inputURL(path))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("video: %s: ffprobe timed out: %w", path, ctx.Err())
+		}
+		return 0, fmt.Errorf("video: %s: listing the frames of segment %v (ffprobe: %v): %s", path, g, err, tail(stderr.Bytes()))
+	}
+	tb := float64(s.timeBase[0]) / float64(s.timeBase[1])
+	const eps = 5e-7 // half of ffmpeg's microsecond time resolution
+	n := 0
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		pts, dts, _ := strings.Cut(strings.TrimSpace(line), ",")
+		ts, err := strconv.ParseInt(pts, 10, 64)
+		if err != nil {
+			if ts, err = strconv.ParseInt(dts, 10, 64); err != nil {
+				continue // blank line, or a packet without timestamps
+			}
+		}
+		t := float64(ts)*tb - s.startTime
+		if t >= g.start-eps && (g.end <= 0 || t < g.end-eps) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+func decode(ctx context.Context, path string, seg *segment, numFrames int, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
 	ffmpeg, ffprobe, err := tools()
 	if err != nil {
 		return nil, nil, err
@@ -217,12 +324,23 @@ func DecodeContext(ctx context.Context, path string, numFrames int, audioRate in
 	if wantAudio && audioRate <= 0 {
 		return nil, nil, fmt.Errorf("video: %s: audio rate %d must be positive", path, audioRate)
 	}
-	s, err := probe(ctx, ffprobe, path)
+	s, err := probeFile(ctx, ffprobe, path, seg == nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	if s.videoIndex < 0 {
 		return nil, nil, fmt.Errorf("video: %s: no video stream", path)
+	}
+	if seg != nil {
+		if s.Duration > 0 && seg.start >= s.Duration {
+			return nil, nil, fmt.Errorf("video: %s: segment %v starts past the end of the file (%.3fs long)", path, *seg, s.Duration)
+		}
+		if s.Frames, err = countSegmentFrames(ctx, ffprobe, path, s, *seg); err != nil {
+			return nil, nil, err
+		}
+		if s.Frames <= 0 {
+			return nil, nil, fmt.Errorf("video: %s: no video frames in segment %v (the file is %.3fs long)", path, *seg, s.Duration)
+		}
 	}
 	if s.Frames <= 0 {
 		return nil, nil, fmt.Errorf("video: %s: video stream has no frames", path)
@@ -241,14 +359,29 @@ func DecodeContext(ctx context.Context, path string, numFrames int, audioRate in
 	if numFrames > 0 {
 		idx = SampleIndices(s.Frames, numFrames)
 	}
-	args := []string{"-nostdin", "-hide_banner", "-v", "error", "-i", inputURL(path),
-		"-map", fmt.Sprintf("0:%d", s.videoIndex)}
+	args := []string{"-nostdin", "-hide_banner", "-v", "error"}
+	var vf []string
+	if seg != nil {
+		// Input -ss seeks to the keyframe before start and drops the frames
+		// and samples before it exactly (timestamps then count from start);
+		// input -t only bounds the reading (it counts from the first frame
+		// kept), the trim filters cut exactly at end.
+		args = append(args, "-ss", seconds(seg.start))
+		if seg.end > 0 {
+			args = append(args, "-t", seconds(seg.end-seg.start+1))
+			vf = append(vf, "trim=end="+seconds(seg.end-seg.start))
+		}
+	}
+	args = append(args, "-i", inputURL(path), "-map", fmt.Sprintf("0:%d", s.videoIndex))
 	if idx != nil && len(idx) < s.Frames {
 		terms := make([]string, len(idx))
 		for i, j := range idx {
 			terms[i] = fmt.Sprintf("eq(n\\,%d)", j)
 		}
-		args = append(args, "-vf", "select="+strings.Join(terms, "+"))
+		vf = append(vf, "select="+strings.Join(terms, "+"))
+	}
+	if len(vf) > 0 {
+		args = append(args, "-vf", strings.Join(vf, ","))
 	}
 	// passthrough: no frame duplication or dropping to honour a frame rate.
 	args = append(args, "-vsync", "passthrough", "-an", "-sn", "-dn",
@@ -265,8 +398,11 @@ func DecodeContext(ctx context.Context, path string, numFrames int, audioRate in
 		defer r.Close()
 		audioR = r
 		cmd.ExtraFiles = []*os.File{w} // becomes fd 3 in the child
-		args = append(args, "-map", fmt.Sprintf("0:%d", s.audioIndex), "-vn", "-sn", "-dn",
-			"-ac", strconv.Itoa(s.AudioChannels), "-ar", strconv.Itoa(audioRate),
+		args = append(args, "-map", fmt.Sprintf("0:%d", s.audioIndex), "-vn", "-sn", "-dn")
+		if seg != nil && seg.end > 0 {
+			args = append(args, "-af", "atrim=end="+seconds(seg.end-seg.start))
+		}
+		args = append(args, "-ac", strconv.Itoa(s.AudioChannels), "-ar", strconv.Itoa(audioRate),
 			"-f", "f32le", "pipe:3")
 	}
 	cmd.Args = append(cmd.Args, args...)

@@ -1,12 +1,14 @@
 package video
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -420,5 +422,119 @@ func TestDecodeFFmpegMissing(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "apt-get install ffmpeg") {
 		t.Errorf("error %q does not name the package to install", err)
+	}
+}
+
+// makeCounterClip encodes 3 s at 10 fps whose frame k is the solid colour
+// (8k, 128, 64), with a 44.1 kHz PCM track whose value is 0.1·(1+⌊t⌋) — the
+// frame index and the second can be read back from any decoded frame and sample.
+func makeCounterClip(t *testing.T, path string, vargs []string) {
+	t.Helper()
+	ffmpegRun(t, append(append([]string{
+		"-f", "lavfi", "-i", "nullsrc=s=32x24:r=10,format=rgb24,geq=r='8*N':g=128:b=64",
+		"-f", "lavfi", "-i", "aevalsrc=0.1*(1+floor(t)):s=44100:c=mono",
+		"-t", "3"}, vargs...), "-c:a", "pcm_s16le", path)...)
+}
+
+// frameIndex reads k back from a counter clip frame.
+func frameIndex(t *testing.T, f Frame) int {
+	t.Helper()
+	k := int(math.Round(float64(f.Pix[0]) / 8))
+	if d := math.Abs(float64(f.Pix[0]) - 8*float64(k)); d > 3 || math.Abs(float64(f.Pix[1])-128) > 4 {
+		t.Fatalf("frame pixel %v is not a counter colour", f.Pix[:3])
+	}
+	return k
+}
+
+func TestDecodeSegment(t *testing.T) {
+	needFFmpeg(t)
+	dir := t.TempDir()
+	codecs := map[string][]string{"mpeg4": {"-c:v", "mpeg4", "-q:v", "1", "-g", "15"}}
+	if hasEncoder(t, "libx264") {
+		// Keyframes every 1.5 s and B-frames: seeking must decode from the keyframe
+		// before the segment, and packets arrive out of presentation order.
+		codecs["libx264"] = []string{"-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", "-pix_fmt", "yuv444p", "-g", "15", "-bf", "2"}
+	}
+	for name, vargs := range codecs {
+		path := filepath.Join(dir, name+".mov")
+		makeCounterClip(t, path, vargs)
+		for _, c := range []struct {
+			start, end float64
+			numFrames  int
+			want       []int // frame indices (= tenths of a second)
+		}{
+			// Frames at 1.1 .. 2.0 lie in [1.05, 2.05); 10 sampled to 4: ⌊i·10/4⌋ = 0, 2, 5, 7.
+			{1.05, 2.05, 4, []int{11, 13, 16, 18}},
+			// Boundaries on frames: start is included, end is not.
+			{1, 2, 0, []int{10, 11, 12, 13, 14, 15, 16, 17, 18, 19}},
+			{0, 0.35, 8, []int{0, 1, 2, 3}},
+			// No end: to the end of the file.
+			{2.5, 0, 4, []int{25, 26, 27, 28}},
+			{2.5, 0, 0, []int{25, 26, 27, 28, 29}},
+			// An end past the file's end is the file's end.
+			{2.75, 9, 0, []int{28, 29}},
+		} {
+			frames, wave, err := DecodeSegment(path, c.start, c.end, c.numFrames, testAudioRate, true)
+			if err != nil {
+				t.Fatalf("%s [%g, %g): %v", name, c.start, c.end, err)
+			}
+			got := make([]int, len(frames))
+			for i, f := range frames {
+				got[i] = frameIndex(t, f)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("%s [%g, %g) %d frames: got frames %v, want %v", name, c.start, c.end, c.numFrames, got, c.want)
+			}
+			// The audio is cut to the same times: 0.1·(1+⌊t⌋) from start on.
+			end := c.end
+			if end <= 0 || end > 3 {
+				end = 3
+			}
+			if n, want := len(wave), (end-c.start)*testAudioRate; math.Abs(float64(n)-want) > 2 {
+				t.Errorf("%s [%g, %g): %d audio samples, want %.0f", name, c.start, c.end, n, want)
+			}
+			for _, i := range []int{0, len(wave) / 3, len(wave) / 2, len(wave) - 1} {
+				tm := c.start + float64(i)/testAudioRate
+				if math.Abs(tm-math.Round(tm)) < 0.001 {
+					continue // too close to a step to say which side the sample is on
+				}
+				if want := 0.1 * (1 + math.Floor(tm)); math.Abs(float64(wave[i])-want) > 1e-3 {
+					t.Errorf("%s [%g, %g): sample %d (t=%.4f) = %.4f, want %.1f", name, c.start, c.end, i, tm, wave[i], want)
+				}
+			}
+		}
+	}
+	path := filepath.Join(dir, "mpeg4.mov")
+	// Two segments of one file without audio: the same frames as the whole file's.
+	whole, _, err := Decode(path, 0, 0, false)
+	if err != nil || len(whole) != 30 {
+		t.Fatalf("whole file: %d frames, %v", len(whole), err)
+	}
+	for _, g := range [][2]float64{{0, 1.5}, {1.5, 3}} {
+		frames, _, err := DecodeSegment(path, g[0], g[1], 0, 0, false)
+		if err != nil || len(frames) != 15 {
+			t.Fatalf("segment %v: %d frames, %v", g, len(frames), err)
+		}
+		for i, f := range frames {
+			if !bytes.Equal(f.Pix, whole[int(g[0]*10)+i].Pix) {
+				t.Errorf("segment %v frame %d differs from the whole file's frame %d", g, i, int(g[0]*10)+i)
+			}
+		}
+	}
+	for _, c := range []struct {
+		start, end float64
+		want       string
+	}{
+		{3.5, 0, "starts past the end of the file"},
+		{3, 4, "starts past the end of the file"},
+		{2.95, 0, "no video frames in segment 2.95s to the end"},
+		{-1, 2, "start -1 must be a number of seconds >= 0"},
+		{2, 1, "end 1 must be after its start 2"},
+		{math.NaN(), 1, "must be a number"},
+	} {
+		_, _, err := DecodeSegment(path, c.start, c.end, 4, 0, false)
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("segment [%g, %g): error %v, want %q naming the file", c.start, c.end, err, c.want)
+		}
 	}
 }
