@@ -104,6 +104,12 @@ func (fc *featureCache) keys(c Clip) (vKey, aKey string, err error) {
 		}
 		return hex.EncodeToString(sum.Sum(nil)[:16])
 	}
+	if c.IsSegment() {
+		// Segments of one file share its identity; the times tell them apart.
+		// (Whole-file keys stay as they were, so existing caches remain valid.)
+		seg := fmt.Sprintf("segment|%v|%v", math.Float64bits(c.Start), math.Float64bits(c.End))
+		return h(fc.videoSalt, vid, seg), h(fc.audioSalt, aid, seg), nil
+	}
 	return h(fc.videoSalt, vid), h(fc.audioSalt, aid), nil
 }
 

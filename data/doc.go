@@ -10,8 +10,15 @@
 // given), frames (folder of PNG/JPEG frames in natural name order), audio (WAV),
 // label (int = class, float = score, list = multi-label; a manifest mixing ints and
 // floats is all scores), split (train/val/test), id (default: the media path without
-// extension), meta (free-form, ignored). Paths are relative to the manifest's folder.
+// extension, plus "@start-end" for a segment), start and end (seconds: cut a segment
+// out of the video and audio files, end defaulting to the file's end; not with
+// frames). Any other key is kept in Clip.Meta as raw JSON, except one a single edit
+// away from a known key ("lable"), an error suggesting the key; "meta" itself is an
+// older free-form key, ignored. Paths are relative to the manifest's folder.
 // Blank lines and '#' lines are skipped. Errors read "manifest.jsonl:12: reason".
+//
+//	{"video": "rec/long.mp4", "start": 0, "end": 12.5, "speaker": "spk03"}
+//	{"video": "rec/long.mp4", "start": 12.5, "speaker": "spk07"}
 //
 // Loader: NewLoader(clips, cfg, opts) decodes clips in parallel workers and yields
 // batches through an Iter:

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -58,8 +59,29 @@ type Clip struct {
 	Audio  string // WAV file; overrides a video's audio track
 	Split  string // "", "train", "val" or "test"
 	Label  Label
+	// Start and End cut a segment out of Video and Audio, in seconds from the
+	// files' start: frames and samples at times t with Start <= t < End, as if
+	// the segment were a file of its own. End 0 is the end of the file, so
+	// the zero values mean the whole file.
+	Start, End float64
+	// Meta holds the manifest line's other keys with their JSON values
+	// (compacted), e.g. Meta["speaker"] = `"spk03"`; nil when there are none.
+	// WriteManifest writes them back.
+	Meta   map[string]json.RawMessage
 	Line   int    // 1-based manifest line, 0 for clips built in code
 	Source string // manifest path, so load errors can say "manifest.jsonl:12"
+}
+
+// IsSegment reports whether the clip is a part of its files (Start or End not 0).
+func (c Clip) IsSegment() bool { return c.Start != 0 || c.End != 0 }
+
+// segmentString describes the clip's segment for IDs and messages: "1.5-3", "1.5-end".
+func (c Clip) segmentString() string {
+	end := "end"
+	if c.End > 0 {
+		end = strconv.FormatFloat(c.End, 'g', -1, 64)
+	}
+	return strconv.FormatFloat(c.Start, 'g', -1, 64) + "-" + end
 }
 
 // where names the clip's origin for error messages: "manifest.jsonl:12" or the ID.
@@ -76,8 +98,8 @@ func (c Clip) where() string {
 // Splits accepted in a manifest's "split" field.
 var validSplits = map[string]bool{"": true, "train": true, "val": true, "test": true}
 
-// manifestLine is the JSON shape of one manifest line. Meta is free-form and ignored,
-// so users can keep their own fields without tripping the unknown-key check.
+// manifestLine is the JSON shape of one manifest line. Keys other than these go
+// to Clip.Meta. "meta" is an older spelling of free-form data: accepted and ignored.
 type manifestLine struct {
 	ID     *string         `json:"id"`
 	Video  string          `json:"video"`
@@ -85,7 +107,118 @@ type manifestLine struct {
 	Audio  string          `json:"audio"`
 	Label  json.RawMessage `json:"label"`
 	Split  string          `json:"split"`
+	Start  json.RawMessage `json:"start"`
+	End    json.RawMessage `json:"end"`
 	Meta   json.RawMessage `json:"meta"`
+}
+
+// manifestKeys are manifestLine's keys, in the order error messages list them.
+var manifestKeys = []string{"id", "video", "frames", "audio", "label", "split", "start", "end", "meta"}
+
+// isManifestKey reports whether key is one of manifestKeys, ignoring case as
+// encoding/json does when it fills manifestLine.
+func isManifestKey(key string) bool {
+	for _, k := range manifestKeys {
+		if strings.EqualFold(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// typoOf returns the manifest key that key is probably a misspelling of: one
+// edit away (insertion, deletion, substitution or swap of two adjacent
+// letters, ignoring case), or "". Two-letter keys ("id") are left out: one
+// edit of them gives ordinary words ("uid", "idx", "pid").
+func typoOf(key string) string {
+	lk := strings.ToLower(key)
+	for _, k := range manifestKeys {
+		if len(k) >= 3 && editDistance1(lk, k) {
+			return k
+		}
+	}
+	return ""
+}
+
+// editDistance1 reports whether a and b differ by exactly one insertion,
+// deletion, substitution or transposition of adjacent bytes.
+func editDistance1(a, b string) bool {
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	switch len(a) - len(b) {
+	case 0:
+		i := 0
+		for i < len(a) && a[i] == b[i] {
+			i++
+		}
+		if i == len(a) {
+			return false // equal
+		}
+		if a[i+1:] == b[i+1:] {
+			return true // substitution
+		}
+		return i+1 < len(a) && a[i] == b[i+1] && a[i+1] == b[i] && a[i+2:] == b[i+2:]
+	case 1:
+		i := 0
+		for i < len(b) && a[i] == b[i] {
+			i++
+		}
+		return a[i+1:] == b[i:]
+	}
+	return false
+}
+
+// metaKeys returns the line's keys that are not manifest keys, with their
+// compacted values, or an error for a key that looks like a misspelt one.
+func metaKeys(b []byte) (map[string]json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(b, &all); err != nil {
+		return nil, fmt.Errorf("bad JSON: %v", err)
+	}
+	var meta map[string]json.RawMessage
+	keys := make([]string, 0, len(all))
+	for k := range all {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys) // the same error for the same line, whatever the map order
+	for _, k := range keys {
+		if isManifestKey(k) {
+			continue
+		}
+		if known := typoOf(k); known != "" {
+			return nil, fmt.Errorf("unknown field %q, did you mean %s? (a key one letter away from a known key is taken for a typo; known keys: %s; any other key is kept as metadata)",
+				k, known, strings.Join(manifestKeys[:len(manifestKeys)-1], ", "))
+		}
+		var buf bytes.Buffer
+		if err := json.Compact(&buf, all[k]); err != nil {
+			return nil, fmt.Errorf("bad JSON in %q: %v", k, err)
+		}
+		if meta == nil {
+			meta = map[string]json.RawMessage{}
+		}
+		meta[k] = json.RawMessage(buf.Bytes())
+	}
+	return meta, nil
+}
+
+// parseSeconds reads an optional "start"/"end" value: absent or null gives ok false.
+func parseSeconds(key string, raw json.RawMessage) (sec float64, ok bool, err error) {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return 0, false, nil
+	}
+	if !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
+		return 0, false, fmt.Errorf("%s must be a number of seconds, got %s", key, describeJSON(s))
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return 0, false, fmt.Errorf("%s: bad number %s", key, s)
+	}
+	if f < 0 {
+		return 0, false, fmt.Errorf("%s %s is negative (seconds from the start of the file)", key, s)
+	}
+	return f, true, nil
 }
 
 // ReadManifest parses a JSON Lines manifest. Blank lines and lines starting with '#'
@@ -144,7 +277,6 @@ func ReadManifest(path string) ([]Clip, error) {
 func parseManifestLine(b []byte, base string) (Clip, error) {
 	var m manifestLine
 	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
 		var syn *json.SyntaxError
 		var typ *json.UnmarshalTypeError
@@ -153,15 +285,17 @@ func parseManifestLine(b []byte, base string) (Clip, error) {
 			return Clip{}, fmt.Errorf("bad JSON at byte %d: %v", syn.Offset, err)
 		case errors.As(err, &typ):
 			return Clip{}, fmt.Errorf("field %q must be a %s, got %s", typ.Field, typ.Type, typ.Value)
-		case strings.Contains(err.Error(), "unknown field"):
-			return Clip{}, fmt.Errorf("%v (known keys: id, video, frames, audio, label, split, meta)", err)
 		}
 		return Clip{}, fmt.Errorf("bad JSON: %v", err)
 	}
 	if dec.More() {
 		return Clip{}, errors.New("bad JSON: more than one value on the line")
 	}
-	c := Clip{Split: m.Split}
+	meta, err := metaKeys(b)
+	if err != nil {
+		return Clip{}, err
+	}
+	c := Clip{Split: m.Split, Meta: meta}
 	if m.ID != nil {
 		if *m.ID == "" {
 			return Clip{}, errors.New("id is empty")
@@ -177,6 +311,21 @@ func parseManifestLine(b []byte, base string) (Clip, error) {
 	if m.Video != "" && m.Frames != "" {
 		return Clip{}, errors.New("both \"video\" and \"frames\" given; use one")
 	}
+	start, hasStart, err := parseSeconds("start", m.Start)
+	if err != nil {
+		return Clip{}, err
+	}
+	end, hasEnd, err := parseSeconds("end", m.End)
+	if err != nil {
+		return Clip{}, err
+	}
+	if hasEnd && end <= start {
+		return Clip{}, fmt.Errorf("end %s is not after start %s", strings.TrimSpace(string(m.End)), strconv.FormatFloat(start, 'g', -1, 64))
+	}
+	if (hasStart || hasEnd) && m.Frames != "" {
+		return Clip{}, errors.New("\"start\"/\"end\" need a \"video\" or \"audio\" file to cut; a \"frames\" folder has no timestamps (cut the frames by hand, or use a video file)")
+	}
+	c.Start, c.End = start, end
 	resolve := func(p string) string {
 		if filepath.IsAbs(p) {
 			return filepath.Clean(p)
@@ -340,7 +489,11 @@ func defaultID(c Clip, base string) string {
 		p = rel
 	}
 	p = filepath.ToSlash(p)
-	return strings.TrimSuffix(p, filepath.Ext(p))
+	p = strings.TrimSuffix(p, filepath.Ext(p))
+	if c.IsSegment() {
+		p += "@" + c.segmentString() // segments of one file get distinct IDs
+	}
+	return p
 }
 
 // WriteManifest writes clips as JSON Lines with paths relative to the manifest's folder
@@ -370,7 +523,9 @@ func WriteManifest(path string, clips []Clip) error {
 			Audio  string          `json:"audio,omitempty"`
 			Label  json.RawMessage `json:"label,omitempty"`
 			Split  string          `json:"split,omitempty"`
-		}{ID: c.ID, Video: rel(c.Video), Frames: rel(c.Frames), Audio: rel(c.Audio), Split: c.Split}
+			Start  float64         `json:"start,omitempty"`
+			End    float64         `json:"end,omitempty"`
+		}{ID: c.ID, Video: rel(c.Video), Frames: rel(c.Frames), Audio: rel(c.Audio), Split: c.Split, Start: c.Start, End: c.End}
 		if !validSplits[c.Split] {
 			return fmt.Errorf("data: write manifest %s: clip %d: unknown split %q", path, i, c.Split)
 		}
@@ -390,6 +545,23 @@ func WriteManifest(path string, clips []Clip) error {
 		b, err := json.Marshal(m)
 		if err != nil {
 			return fmt.Errorf("data: write manifest %s: clip %d: %w", path, i, err)
+		}
+		if len(c.Meta) > 0 {
+			for k := range c.Meta {
+				if isManifestKey(k) || typoOf(k) != "" {
+					return fmt.Errorf("data: write manifest %s: clip %d: meta key %q would read back as (a typo of) a manifest key", path, i, k)
+				}
+			}
+			mb, err := json.Marshal(c.Meta) // sorted keys
+			if err != nil {
+				return fmt.Errorf("data: write manifest %s: clip %d: meta: %w", path, i, err)
+			}
+			if len(b) > 2 {
+				b = append(b[:len(b)-1], ',')
+			} else {
+				b = b[:1]
+			}
+			b = append(b, mb[1:]...)
 		}
 		buf.Write(b)
 		buf.WriteByte('\n')

@@ -65,6 +65,10 @@ type Decoders struct {
 	DecodeVideo  func(path string, numFrames, audioRate int, wantAudio bool) ([]video.Frame, []float32, error)
 	ReadFrameDir func(dir string) ([]video.Frame, error)
 	LoadAudio    func(path string, rate int) ([]float32, error)
+	// DecodeVideoSegment and LoadAudioSegment replace DecodeVideo and LoadAudio for
+	// clips with start/end (Clip.IsSegment); end 0 is the end of the file.
+	DecodeVideoSegment func(path string, start, end float64, numFrames, audioRate int, wantAudio bool) ([]video.Frame, []float32, error)
+	LoadAudioSegment   func(path string, rate int, start, end float64) ([]float32, error)
 }
 
 func (d Decoders) withDefaults() Decoders {
@@ -77,7 +81,29 @@ func (d Decoders) withDefaults() Decoders {
 	if d.LoadAudio == nil {
 		d.LoadAudio = audio.LoadMono
 	}
+	if d.DecodeVideoSegment == nil {
+		d.DecodeVideoSegment = video.DecodeSegment
+	}
+	if d.LoadAudioSegment == nil {
+		d.LoadAudioSegment = audio.LoadMonoSegment
+	}
 	return d
+}
+
+// decodeVideo decodes the clip's video file, or its segment.
+func (d Decoders) decodeVideo(c Clip, numFrames, audioRate int, wantAudio bool) ([]video.Frame, []float32, error) {
+	if c.IsSegment() {
+		return d.DecodeVideoSegment(c.Video, c.Start, c.End, numFrames, audioRate, wantAudio)
+	}
+	return d.DecodeVideo(c.Video, numFrames, audioRate, wantAudio)
+}
+
+// loadAudio reads the clip's audio file, or its segment.
+func (d Decoders) loadAudio(c Clip, rate int) ([]float32, error) {
+	if c.IsSegment() {
+		return d.LoadAudioSegment(c.Audio, rate, c.Start, c.End)
+	}
+	return d.LoadAudio(c.Audio, rate)
 }
 
 // SampleError is a failure to load one clip; Error names the manifest line, the file
@@ -158,6 +184,9 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 	if withAudio && c.Audio == "" && c.Video == "" {
 		return nil, clipError(c, c.Frames, errors.New("frame folder without an \"audio\" file; no audio to pair with"))
 	}
+	if c.IsSegment() && c.Frames != "" {
+		return nil, clipError(c, c.Frames, errors.New("start/end need a video or audio file to cut; a frame folder has no timestamps"))
+	}
 	var (
 		vp      *videoPart
 		ap      *audioPart
@@ -182,7 +211,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 		if c.Video != "" {
 			src = c.Video
 			wantAudio := withAudio && audioFromTrack && ap == nil
-			frames, trackWave, err = sl.dec.DecodeVideo(c.Video, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, wantAudio)
+			frames, trackWave, err = sl.dec.decodeVideo(c, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, wantAudio)
 			if err == nil && wantAudio && trackWave == nil {
 				err = video.ErrNoAudio
 			}
@@ -232,7 +261,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			src = c.Video
 			if wave == nil {
 				var err error
-				_, wave, err = sl.dec.DecodeVideo(c.Video, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, true)
+				_, wave, err = sl.dec.decodeVideo(c, sl.cfg.NumFrames, sl.ext.Config().SamplingRate, true)
 				if err != nil {
 					if errors.Is(err, video.ErrNoAudio) {
 						return nil, clipError(c, c.Video, fmt.Errorf("no \"audio\" file in the manifest and the video has no audio track: %w", err))
@@ -242,7 +271,7 @@ func (sl *sampleLoader) load(c Clip, withAudio bool) (*Sample, error) {
 			}
 		} else {
 			var err error
-			wave, err = sl.dec.LoadAudio(c.Audio, sl.ext.Config().SamplingRate)
+			wave, err = sl.dec.loadAudio(c, sl.ext.Config().SamplingRate)
 			if err != nil {
 				return nil, clipError(c, c.Audio, err)
 			}
