@@ -45,7 +45,31 @@ func LoadMono(path string, rate int) ([]float32, error) {
 	if c.Frames() == 0 {
 		return nil, fmt.Errorf("audio: %s: no audio samples", path)
 	}
+	if err := checkResample(c, rate); err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", path, err)
+	}
 	return Resample(Downmix(c.Channels), c.Rate, rate), nil
+}
+
+// MaxResampledSamples bounds the waveform LoadMono and LoadMonoSegment
+// return (2^28 samples: 1 GiB of float32, over 100 minutes at 44.1 kHz), so a
+// file whose header promises a huge resampling ratio fails before the
+// allocation instead of exhausting memory.
+const MaxResampledSamples = 1 << 28
+
+// checkResample refuses target rates out of range and resamplings whose
+// output would exceed MaxResampledSamples.
+func checkResample(c *Clip, rate int) error {
+	if rate < MinSampleRate || rate > MaxSampleRate {
+		return fmt.Errorf("target sample rate %d Hz is outside the supported %d to %d Hz", rate, MinSampleRate, MaxSampleRate)
+	}
+	if c.Rate < MinSampleRate || c.Rate > MaxSampleRate {
+		return fmt.Errorf("sample rate %d Hz is outside the supported %d to %d Hz", c.Rate, MinSampleRate, MaxSampleRate)
+	}
+	if n := ResampledLen(c.Frames(), c.Rate, rate); n > MaxResampledSamples {
+		return fmt.Errorf("%d samples at %d Hz resample to %d samples at %d Hz, more than the %d allowed", c.Frames(), c.Rate, n, rate, MaxResampledSamples)
+	}
+	return nil
 }
 
 // Cut returns the samples from start to end seconds (end <= 0: to the end),
@@ -102,6 +126,9 @@ func LoadMonoSegment(path string, rate int, start, end float64) ([]float32, erro
 		return nil, fmt.Errorf("audio: %s: no audio samples", path)
 	}
 	if c, err = c.Cut(start, end); err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", path, err)
+	}
+	if err := checkResample(c, rate); err != nil {
 		return nil, fmt.Errorf("audio: %s: %w", path, err)
 	}
 	return Resample(Downmix(c.Channels), c.Rate, rate), nil

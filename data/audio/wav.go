@@ -86,6 +86,14 @@ const (
 
 var ksDataFormatTail = []byte{0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80, 0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71}
 
+// The sample rates ReadWAV accepts. Rates outside them are header damage or
+// not audio: resampling a 1 Hz file of a minute's samples to 44.1 kHz would
+// need gigabytes, so such files are refused before any sample is decoded.
+const (
+	MinSampleRate = 1000
+	MaxSampleRate = 768000
+)
+
 // Errors the WAV decoder wraps, so callers can tell bad files apart.
 var (
 	ErrNotWAV         = errors.New("not a RIFF/WAVE file")
@@ -211,6 +219,8 @@ func parseFmt(body []byte) (*wavFmt, error) {
 		return nil, fmt.Errorf("zero channels: %w", ErrBadWAVHeader)
 	case f.rate == 0:
 		return nil, fmt.Errorf("zero sample rate: %w", ErrBadWAVHeader)
+	case f.rate < MinSampleRate || f.rate > MaxSampleRate:
+		return nil, fmt.Errorf("sample rate %d Hz is outside the supported %d to %d Hz: %w", f.rate, MinSampleRate, MaxSampleRate, ErrBadWAVHeader)
 	}
 	switch {
 	case f.tag == tagPCM && (f.bits == 8 || f.bits == 16 || f.bits == 24 || f.bits == 32):
