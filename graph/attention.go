@@ -380,12 +380,7 @@ func attnRows(n, cost int, body func(lo, hi int)) { parFor(n, cost, body) }
 func softmaxRow[T float](row []T, mx T) {
 	var sum float64
 	if r32, ok := any(row).([]float32); ok {
-		m := float32(mx)
-		for j, v := range r32 {
-			e := exp32(v - m)
-			r32[j] = e
-			sum += float64(e)
-		}
+		sum = expSubSum(r32, float32(mx))
 	} else {
 		for j, v := range row {
 			e := T(math.Exp(float64(v - mx)))
@@ -394,6 +389,10 @@ func softmaxRow[T float](row []T, mx T) {
 		}
 	}
 	inv := T(1 / sum)
+	if r32, ok := any(row).([]float32); ok {
+		scaleSlice(r32, float32(inv))
+		return
+	}
 	for j := range row {
 		row[j] *= inv
 	}

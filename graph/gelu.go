@@ -129,23 +129,21 @@ func geluBwd[T float](x, g, dx []T) {
 }
 
 // geluFwd32 and geluBwd32 use the fast float32 erf/exp (errors of a few float32 ulp, on a par
-// with PyTorch's vectorised CPU kernels); float64 graphs keep math.Erf for exactness.
+// with PyTorch's vectorised CPU kernels), vectorised on amd64 (fastmath.go); float64 graphs
+// keep math.Erf for exactness.
 func geluFwd32(x, y []float32) {
-	parFor(len(x), 10, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			y[i] = 0.5 * v * (1 + erf32(v*invSqrt2))
-		}
-	})
+	parFor(len(x), geluCost32(10), func(lo, hi int) { geluFwdSlice(x[lo:hi], y[lo:hi]) })
 }
 
 func geluBwd32(x, g, dx []float32) {
-	parFor(len(x), 15, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			cdf := 0.5 * (1 + erf32(v*invSqrt2))
-			pdf := invSqrt2Pi * exp32(-0.5*v*v)
-			dx[i] = g[i] * (cdf + v*pdf)
-		}
-	})
+	parFor(len(x), geluCost32(15), func(lo, hi int) { geluBwdSlice(x[lo:hi], g[lo:hi], dx[lo:hi]) })
+}
+
+// geluCost32 is parFor's cost per element of the float32 GELU kernels: scalar is the scalar
+// Go cost; the vector kernels take a fraction of it.
+func geluCost32(scalar int) int {
+	if simdLevel != simdNone {
+		return max(1, scalar/4)
+	}
+	return scalar
 }
