@@ -168,7 +168,7 @@ func splitmix(x uint64) uint64 {
 }
 
 func (l *Loader) rng(stream uint64, epoch, idx int) *rand.Rand {
-	return rand.New(rand.NewPCG(splitmix(uint64(l.opts.Seed)^splitmix(stream)), splitmix(uint64(epoch)<<32^uint64(uint32(idx)))))
+	return clipRNG(l.opts.Seed, stream, epoch, idx)
 }
 
 // Order returns the clip indices of an epoch in batch order.
@@ -430,71 +430,31 @@ func (l *Loader) collate(epoch, k int, idxs, partners []int, own, mixed []sample
 }
 
 // assemble pads and stacks samples; mix[j]/part[j] hold the negative partners.
+// The padding and masks are the in-memory Processor's (batchSpec.stack, drawMasks).
 func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Batch {
-	c := l.cfg
-	B := len(samples)
-	T := 0
-	tp := 0
-	pT, fp := c.AudioPatchSize[0], c.FreqPatches()
-	for j, x := range samples {
-		T = max(T, x.NumFrames)
-		if l.opts.Pretraining && part[j] >= 0 {
-			T = max(T, mix[j].NumFrames)
-		}
-		tp = max(tp, (x.AudioFrames+pT-1)/pT)
-	}
-	if l.opts.FixedShapes {
-		T, tp = c.NumFrames, c.MaxTimePatches()
-	}
-	np := c.PatchesPerFrame()
-	H, W := c.ImageSize[0], c.ImageSize[1]
-	fsz := 3 * H * W
-	F := c.FrequencyLength
-	tspec := tp * pT
-	b := &Batch{
-		Epoch: epoch, Index: k,
-		IDs: make([]string, B), Indices: make([]int, B), Labels: make([]Label, B),
-		PixelValues: make([]float32, B*T*fsz), PixelShape: [5]int{B, T, 3, H, W},
-		PixelMask: make([]float32, B*T*np), PixelMaskShape: [2]int{B, T * np},
-		AudioValues: make([]float32, B*tspec*F), AudioShape: [4]int{B, 1, tspec, F},
-		AudioMask: make([]float32, B*tp*fp), AudioMaskShape: [2]int{B, tp * fp},
-	}
-	putPixels := func(vals, mask []float32, j int, x *Sample) {
-		copy(vals[j*T*fsz:], x.Pixels[:x.NumFrames*fsz])
-		for i := 0; i < x.NumFrames*np; i++ {
-			mask[j*T*np+i] = 1
+	var m []*Sample
+	if l.opts.Pretraining {
+		m = make([]*Sample, len(samples))
+		for j := range samples {
+			if part[j] >= 0 {
+				m[j] = mix[j]
+			}
 		}
 	}
-	for j, x := range samples {
-		b.IDs[j], b.Indices[j], b.Labels[j] = x.ID, x.Index, x.Label
-		putPixels(b.PixelValues, b.PixelMask, j, x)
-		copy(b.AudioValues[j*tspec*F:], x.Audio[:x.AudioFrames*F])
-		for i := 0; i < (x.AudioFrames+pT-1)/pT*fp; i++ {
-			b.AudioMask[j*tp*fp+i] = 1
-		}
-	}
+	b := loaderSpec(l.cfg, l.opts.FixedShapes).stack(samples, m)
+	b.Epoch, b.Index = epoch, k
 	if !l.opts.Pretraining {
 		return b
 	}
-	b.PixelValuesMixed = make([]float32, len(b.PixelValues))
-	b.PixelMaskMixed = make([]float32, len(b.PixelMask))
-	b.MatchingLabels = make([]float32, B)
-	b.Partners = make([]int, B)
-	Lp, La := c.PixelTokens(T), c.AudioTokens(tp)
-	b.PixelIDsShuffle, b.PixelLenKeep = make([]int64, B*Lp), c.PixelLenKeep(Lp)
-	b.AudioIDsShuffle, b.AudioLenKeep = make([]int64, B*La), c.AudioLenKeep(La)
+	b.Partners = make([]int, len(samples))
 	for j, x := range samples {
+		b.Partners[j] = x.Index
 		if part[j] >= 0 {
-			putPixels(b.PixelValuesMixed, b.PixelMaskMixed, j, mix[j])
 			b.Partners[j] = part[j]
-		} else {
-			copy(b.PixelValuesMixed[j*T*fsz:(j+1)*T*fsz], b.PixelValues[j*T*fsz:(j+1)*T*fsz])
-			copy(b.PixelMaskMixed[j*Lp:(j+1)*Lp], b.PixelMask[j*Lp:(j+1)*Lp])
-			b.MatchingLabels[j] = 1
-			b.Partners[j] = x.Index
 		}
-		copy(b.PixelIDsShuffle[j*Lp:], c.PixelIDsShuffle(l.rng(streamPixelMask, epoch, x.Index), Lp))
-		copy(b.AudioIDsShuffle[j*La:], c.AudioIDsShuffle(l.rng(streamAudioMask, epoch, x.Index), La))
 	}
+	drawMasks(l.cfg, b, true, true, func(j int, stream uint64) *rand.Rand {
+		return l.rng(stream, epoch, samples[j].Index)
+	})
 	return b
 }

@@ -18,10 +18,25 @@ func ints64(v []int64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
-// toLayers converts a loader batch into the model's input. Matching and MAE
-// inputs are passed only when the model has those tasks enabled, and labels
-// only for fine-tuning models.
+// ModelBatch converts a data.Batch (from the loader or data.Processor) into
+// the model's input. Matching and MAE inputs are passed only when the model
+// has those tasks enabled, and labels only for fine-tuning models; a batch
+// whose clips have no labels at all (LabelNone, inference) gets no label
+// tensor. The tensors share b's slices.
+func ModelBatch(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
+	return modelBatch(b, m, false)
+}
+
+// toLayers is ModelBatch for training and evaluation, where every clip of a
+// fine-tuning batch must carry a label.
 func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
+	return modelBatch(b, m, true)
+}
+
+func modelBatch(b *data.Batch, m *layers.Model, needLabels bool) (*layers.Batch, error) {
+	if b == nil || m == nil {
+		return nil, fmt.Errorf("train: ModelBatch needs a batch and a model")
+	}
 	c := m.Config
 	B := b.Size()
 	lb := &layers.Batch{
@@ -33,9 +48,15 @@ func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
 	switch m.Kind {
 	case layers.Pretraining:
 		if c.TaskMatching && b.PixelValuesMixed != nil {
+			if len(b.MatchingLabels) != B {
+				return nil, fmt.Errorf("train: batch has mixed pixel values but %d matching labels for %d clips", len(b.MatchingLabels), B)
+			}
 			lb.PixelValuesMixed = dense(b.PixelValuesMixed, b.PixelShape[:]...)
 			lb.PixelMaskMixed = dense(b.PixelMaskMixed, b.PixelMaskShape[:]...)
 			lb.MatchingLabels = dense(b.MatchingLabels, B, 1)
+		}
+		if c.TaskMAE && (b.PixelIDsShuffle != nil) != (b.AudioIDsShuffle != nil) {
+			return nil, fmt.Errorf("train: the MAE pass needs both pixel and audio permutations (mask_pixel and mask_audio), the batch has only one")
 		}
 		if c.TaskMAE && b.PixelIDsShuffle != nil {
 			lb.PixelIDsShuffle = ints64(b.PixelIDsShuffle, B, len(b.PixelIDsShuffle)/B)
@@ -43,6 +64,9 @@ func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
 			lb.PixelLenKeep, lb.AudioLenKeep = b.PixelLenKeep, b.AudioLenKeep
 		}
 	case layers.Classification:
+		if !needLabels && unlabeled(b) {
+			break
+		}
 		y, err := labelTensor(b, c)
 		if err != nil {
 			return nil, err
@@ -52,9 +76,22 @@ func toLayers(b *data.Batch, m *layers.Model) (*layers.Batch, error) {
 	return lb, nil
 }
 
+// unlabeled says no clip of b has a label.
+func unlabeled(b *data.Batch) bool {
+	for _, l := range b.Labels {
+		if l.Kind != data.LabelNone {
+			return false
+		}
+	}
+	return true
+}
+
 // labelTensor builds Int64 (B) class ids or float (B, num_labels) targets.
 func labelTensor(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 	B := b.Size()
+	if c.LossType == config.LossMultilabel || c.LossType == config.LossVQA {
+		return softTargets(b, c)
+	}
 	if c.LossType == "regression" {
 		y := make([]float32, 0, B*c.NumLabels)
 		for i, l := range b.Labels {
