@@ -42,7 +42,7 @@ type Config struct {
 	AudioMaskType             string // "frame-level" or "patch-level" (canonical spelling)
 	TaskMatching              bool
 	TaskMAE                   bool
-	LossType                  string // "classification" or "regression"
+	LossType                  string // "classification", "regression" (HF's), or the tvlt-go extensions "multilabel" and "vqa" (LossTypes)
 	NumLabels                 int
 	ID2Label                  map[int]string
 	Architectures             []string
@@ -151,11 +151,32 @@ func (c Config) Validate() error {
 	if c.AudioMaskType != "frame-level" && c.AudioMaskType != "patch-level" {
 		return fmt.Errorf("config: audio_mask_type %q must be \"frame-level\" or \"patch-level\"", c.AudioMaskType)
 	}
-	if c.LossType != "classification" && c.LossType != "regression" {
-		return fmt.Errorf("config: loss_type %q must be \"classification\" or \"regression\"", c.LossType)
+	if !slices.Contains(LossTypes, c.LossType) {
+		return fmt.Errorf("config: loss_type %q must be one of %s", c.LossType, strings.Join(LossTypes, ", "))
 	}
 	return nil
 }
+
+// Loss types of TvltForAudioVisualClassification. HF's TvltConfig knows
+// classification (cross-entropy on class ids) and regression (MSE on
+// num_labels scores); multilabel (BCE-with-logits on num_labels 0/1 or
+// [0, 1] targets, mean over elements) and vqa (BCE-with-logits on soft
+// answer scores, mean × num_labels, the ViLT/TVLT VQA head) are tvlt-go
+// extensions. config.json carries them as written: HF's model loads such a
+// config and computes logits, but no loss (its forward knows only its two).
+const (
+	LossClassification = "classification"
+	LossRegression     = "regression"
+	LossMultilabel     = "multilabel"
+	LossVQA            = "vqa"
+)
+
+// LossTypes lists the accepted loss_type values.
+var LossTypes = []string{LossClassification, LossRegression, LossMultilabel, LossVQA}
+
+// FloatLabels reports whether the loss type's labels are float targets
+// (B, num_labels) rather than class ids (B).
+func (c Config) FloatLabels() bool { return c.LossType != LossClassification }
 
 // Read reads an HF config.json: values in the file win over the class
 // defaults, unknown keys are kept, and the result is validated.

@@ -158,3 +158,31 @@ func TestHiddenAct(t *testing.T) {
 		t.Errorf("hidden_act foo: error %v does not name the field and value", err)
 	}
 }
+
+// TestExtensionLossTypes: multilabel and vqa are accepted and written back
+// as they are (HF's TvltConfig keeps any loss_type string).
+func TestExtensionLossTypes(t *testing.T) {
+	for _, lt := range []string{LossMultilabel, LossVQA} {
+		c, err := Parse([]byte(`{"loss_type": "` + lt + `", "num_labels": 5}`))
+		if err != nil {
+			t.Fatalf("%s: %v", lt, err)
+		}
+		if c.LossType != lt || !c.FloatLabels() {
+			t.Errorf("%s: parsed as %q (float labels %v)", lt, c.LossType, c.FloatLabels())
+		}
+		b, err := c.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), `"loss_type": "`+lt+`"`) {
+			t.Errorf("%s: written config lacks it:\n%s", lt, b)
+		}
+		back, err := Parse(b)
+		if err != nil || back.LossType != lt {
+			t.Errorf("%s: round trip gave %q, %v", lt, back.LossType, err)
+		}
+	}
+	if Default().FloatLabels() {
+		t.Error("classification has float labels")
+	}
+}

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/losses"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -167,8 +168,9 @@ func (p *Program) maskedEncoderPass(b *Batch) error {
 
 // finetunePass is TvltForAudioVisualClassification.forward: the encoder
 // pass, the classifier on CLS → logits (B, num_labels), and with labels
-// cross-entropy (Int64 (B)) or MSE (float (B, num_labels)); nil loss without
-// labels.
+// cross-entropy (Int64 (B)) or, on float (B, num_labels) targets, MSE
+// (regression), BCE-with-logits (multilabel) or the VQA loss (vqa); nil
+// loss without labels.
 func (p *Program) finetunePass(b *Batch) (*G.Node, error) {
 	out, err := p.encoderPass(b)
 	if err != nil {
@@ -183,11 +185,18 @@ func (p *Program) finetunePass(b *Batch) (*G.Node, error) {
 		return nil, nil
 	}
 	c := p.m.Config
-	if c.LossType == "regression" {
+	if c.FloatLabels() {
 		if s := b.Labels.Shape(); s.Dims() != 2 || s[0] != p.dims.b || s[1] != c.NumLabels {
-			return nil, fmt.Errorf("layers: regression labels have shape %v, want (%d, %d)", s, p.dims.b, c.NumLabels)
+			return nil, fmt.Errorf("layers: %s labels have shape %v, want (%d, %d)", c.LossType, s, p.dims.b, c.NumLabels)
 		}
-		return losses.MSE(logits, p.placeholder("labels", p.m.Params.Dtype(), p.dims.b, c.NumLabels))
+		y := p.placeholder("labels", p.m.Params.Dtype(), p.dims.b, c.NumLabels)
+		switch c.LossType {
+		case config.LossMultilabel:
+			return losses.BCEWithLogits(logits, y)
+		case config.LossVQA:
+			return losses.VQA(logits, y)
+		}
+		return losses.MSE(logits, y)
 	}
 	return losses.CrossEntropy(logits, p.placeholder("labels", tensor.Int64, p.dims.b))
 }

@@ -32,7 +32,7 @@ type Batch struct {
 	AudioLenKeep    int
 
 	// Fine-tuning labels: Int64 (B) for classification, float (B, num_labels)
-	// for regression.
+	// for regression, multilabel (0/1 or [0, 1]) and vqa (soft answer scores).
 	Labels *tensor.Dense
 
 	// DropoutSeed draws the dropout masks of a training program's run (the

@@ -90,9 +90,9 @@ func (p *Program) labels(y *tensor.Dense, bs int) (*tensor.Dense, error) {
 	if y == nil {
 		return nil, fmt.Errorf("layers: labels are missing")
 	}
-	if c.LossType == "regression" {
+	if c.FloatLabels() {
 		if s := y.Shape(); s.Dims() != 2 || s[0] != bs || s[1] != c.NumLabels {
-			return nil, fmt.Errorf("layers: regression labels have shape %v, want (%d, %d)", s, bs, c.NumLabels)
+			return nil, fmt.Errorf("layers: %s labels have shape %v, want (%d, %d)", c.LossType, s, bs, c.NumLabels)
 		}
 		return newDense(p.m.Params.Dtype(), graph.Float64s(y), bs, c.NumLabels), nil
 	}

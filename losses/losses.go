@@ -1,6 +1,7 @@
 // Package losses holds TVLT's training objectives as Gorgonia ops: masked
 // patch regression for MAE, BCE-with-logits for vision-audio matching,
-// cross-entropy and MSE for fine-tuning. Each returns a scalar node whose
+// cross-entropy and MSE for fine-tuning, soft BCE for multi-label and VQA
+// answer classification. Each returns a scalar node whose
 // gradient flows into the prediction only.
 package losses
 
@@ -77,30 +78,55 @@ func (maeKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []fl
 
 // BCEWithLogits is torch's BCEWithLogitsLoss with mean reduction over every
 // element; logits and labels have the same shape (matching: (B, 1)).
+// Labels may be soft (any value in [0, 1]); multi-label classification
+// uses it on (B, num_labels).
 func BCEWithLogits(logits, labels *G.Node) (*G.Node, error) {
 	if !slices.Equal(logits.Shape(), labels.Shape()) {
 		return nil, fmt.Errorf("losses: BCEWithLogits: logits %v and labels %v differ in shape", logits.Shape(), labels.Shape())
 	}
-	return apply(bceKernel{}, logits, labels)
+	return apply(bceKernel{scale: 1}, logits, labels)
 }
 
-type bceKernel struct{}
+// VQA is the ViLT/TVLT VQA objective on answer logits (B, A) against soft
+// answer scores (B, A): BCEWithLogits with mean reduction times the number
+// of answers A (binary_cross_entropy_with_logits(logits, targets) *
+// targets.shape[1]), i.e. the BCE summed over the answers and averaged
+// over the batch.
+func VQA(logits, targets *G.Node) (*G.Node, error) {
+	ls := logits.Shape()
+	if ls.Dims() != 2 || !slices.Equal(ls, targets.Shape()) {
+		return nil, fmt.Errorf("losses: VQA: logits %v and targets %v do not fit (want (B,A) and (B,A))", ls, targets.Shape())
+	}
+	return apply(bceKernel{scale: float64(ls[1])}, logits, targets)
+}
 
-func (bceKernel) name() string   { return "BCEWithLogits" }
-func (bceKernel) hash(hash.Hash) {}
-func (bceKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
+// bceKernel is the mean BCE-with-logits times scale (1 for BCEWithLogits).
+type bceKernel struct{ scale float64 }
+
+func (k bceKernel) name() string {
+	if k.scale != 1 {
+		return "VQABCE"
+	}
+	return "BCEWithLogits"
+}
+func (k bceKernel) hash(h hash.Hash) {
+	if k.scale != 1 {
+		fmt.Fprintf(h, "scale:%v", k.scale)
+	}
+}
+func (k bceKernel) forward(in []tensor.Tensor, v [][]float64) (float64, error) {
 	x, y := v[0], v[1]
 	var s float64
 	for i := range x {
 		// max(x,0) − x·y + log(1 + exp(−|x|)) is the overflow-free form.
 		s += math.Max(x[i], 0) - x[i]*y[i] + math.Log1p(math.Exp(-math.Abs(x[i])))
 	}
-	return s / float64(len(x)), nil
+	return s / float64(len(x)) * k.scale, nil
 }
-func (bceKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
+func (k bceKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []float64) error {
 	x, y := v[0], v[1]
 	for i := range x {
-		out[i] = g * (sigmoid(x[i]) - y[i]) / float64(len(x))
+		out[i] = g * (sigmoid(x[i]) - y[i]) / float64(len(x)) * k.scale
 	}
 	return nil
 }
@@ -218,6 +244,37 @@ func (mseKernel) backward(in []tensor.Tensor, v [][]float64, g float64, out []fl
 		out[i] = g * 2 * (p[i] - t[i]) / float64(len(p))
 	}
 	return nil
+}
+
+// WeightedSum is Σ weights[i]·terms[i], nil terms skipped, as Sum; a
+// weight of exactly 1 adds its term as it is (Sum's graph and bits), and a
+// weight of 0 keeps the term in the graph (its value is still computed and
+// can be read) with a zero gradient into it.
+func WeightedSum(weights []float64, terms ...*G.Node) (*G.Node, error) {
+	if len(weights) != len(terms) {
+		return nil, fmt.Errorf("losses: WeightedSum: %d weights for %d terms", len(weights), len(terms))
+	}
+	scaled := make([]*G.Node, len(terms))
+	for i, t := range terms {
+		if t == nil || weights[i] == 1 {
+			scaled[i] = t
+			continue
+		}
+		if math.IsNaN(weights[i]) || math.IsInf(weights[i], 0) {
+			return nil, fmt.Errorf("losses: WeightedSum: weight %d is %v", i, weights[i])
+		}
+		var w *G.Node
+		if t.Dtype() == tensor.Float32 {
+			w = G.NewConstant(float32(weights[i]))
+		} else {
+			w = G.NewConstant(weights[i])
+		}
+		var err error
+		if scaled[i], err = G.Mul(w, t); err != nil {
+			return nil, fmt.Errorf("losses: WeightedSum: %w", err)
+		}
+	}
+	return Sum(scaled...)
 }
 
 // Sum adds the given scalar loss terms, skipping nil ones, so a pretraining

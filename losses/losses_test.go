@@ -162,3 +162,96 @@ func TestShapeErrors(t *testing.T) {
 		t.Fatal("Sum of no terms succeeded")
 	}
 }
+
+// runScalar evaluates loss (and its gradient into pred) on a fresh machine.
+func runScalar(t *testing.T, g *G.ExprGraph, loss *G.Node, pred ...*G.Node) float64 {
+	t.Helper()
+	if _, err := G.Grad(loss, pred...); err != nil {
+		t.Fatal(err)
+	}
+	m := G.NewTapeMachine(g, G.BindDualValues(pred...))
+	t.Cleanup(func() { m.Close() })
+	if err := m.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return float64(*loss.Value().(*G.F64))
+}
+
+// TestSoftBCEByHand: multi-label BCE-with-logits on (2, 3) with a soft
+// target, against a value computed by hand (per element
+// max(x,0) − x·y + log(1+e^−|x|): 0.693147, 2.126928, 0.813262, 1.313262,
+// 2.126928, 0.474077; mean 1.257934), and the VQA loss = that × 3
+// (the number of answers), with its gradient (σ(x) − y)/B.
+func TestSoftBCEByHand(t *testing.T) {
+	x := []float64{0, 2, -1, 1, -2, 0.5}
+	y := []float64{1, 0, 0.5, 0, 1, 1}
+	for _, c := range []struct {
+		name  string
+		f     func(a, b *G.Node) (*G.Node, error)
+		want  float64
+		scale float64
+	}{
+		{"BCEWithLogits", BCEWithLogits, 1.257933926977074, 1.0 / 6},
+		{"VQA", VQA, 3.7738017809312216, 1.0 / 2},
+	} {
+		g := G.NewGraph()
+		pred := G.NewTensor(g, tensor.Float64, 2, G.WithShape(2, 3), G.WithName("pred"), G.WithValue(dense([]int{2, 3}, x)))
+		loss, err := c.f(pred, G.NodeFromAny(g, dense([]int{2, 3}, y)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := runScalar(t, g, loss, pred); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("%s = %.15g, want %.15g", c.name, got, c.want)
+		}
+		gv, _ := pred.Grad()
+		for i, gi := range gv.Data().([]float64) {
+			want := (1/(1+math.Exp(-x[i])) - y[i]) * c.scale
+			if math.Abs(gi-want) > 1e-12 {
+				t.Errorf("%s grad[%d] = %v, want %v", c.name, i, gi, want)
+			}
+		}
+	}
+	g := G.NewGraph()
+	if _, err := VQA(G.NewTensor(g, tensor.Float64, 1, G.WithShape(6), G.WithName("p")), G.NewTensor(g, tensor.Float64, 1, G.WithShape(6), G.WithName("q"))); err == nil {
+		t.Error("VQA accepted 1-D logits")
+	}
+}
+
+// TestWeightedSum: the total is Σ w·term, and a zero weight leaves its
+// term's value readable but sends no gradient into it.
+func TestWeightedSum(t *testing.T) {
+	g := G.NewGraph()
+	p := G.NewTensor(g, tensor.Float64, 2, G.WithShape(2, 1), G.WithName("p"), G.WithValue(dense([]int{2, 1}, []float64{0.5, -1})))
+	q := G.NewTensor(g, tensor.Float64, 2, G.WithShape(2, 1), G.WithName("q"), G.WithValue(dense([]int{2, 1}, []float64{2, 3})))
+	r := G.NewTensor(g, tensor.Float64, 2, G.WithShape(2, 1), G.WithName("r"), G.WithValue(dense([]int{2, 1}, []float64{1, 1})))
+	zero := G.NodeFromAny(g, dense([]int{2, 1}, []float64{0, 0}))
+	a, _ := MSE(p, zero) // (0.25 + 1)/2 = 0.625
+	b, _ := MSE(q, zero) // (4 + 9)/2 = 6.5
+	c, _ := MSE(r, zero) // 1
+	var rc G.Value
+	G.Read(c, &rc)
+	total, err := WeightedSum([]float64{2, 0.5, 0}, a, b, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2·0.625 + 0.5·6.5 + 0·1 = 4.5
+	if got := runScalar(t, g, total, p, q, r); math.Abs(got-4.5) > 1e-12 {
+		t.Errorf("weighted total %v, want 4.5", got)
+	}
+	if v := float64(*rc.(*G.F64)); v != 1 {
+		t.Errorf("zero-weighted term reads %v, want 1", v)
+	}
+	gp, _ := p.Grad()
+	if d := gp.Data().([]float64); math.Abs(d[0]-2*0.5) > 1e-12 || math.Abs(d[1]-2*-1) > 1e-12 {
+		t.Errorf("grad p = %v, want 2·(2p/2) = [1 -2]", d)
+	}
+	gr, _ := r.Grad()
+	for _, v := range gr.Data().([]float64) {
+		if v != 0 {
+			t.Errorf("grad of the zero-weighted term = %v, want 0", gr.Data())
+		}
+	}
+	if _, err := WeightedSum([]float64{1}, a, b); err == nil {
+		t.Error("WeightedSum accepted 1 weight for 2 terms")
+	}
+}

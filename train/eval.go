@@ -79,7 +79,7 @@ type Prediction struct {
 	ID     string    `json:"id"`
 	Logits []float64 `json:"logits,omitempty"` // classification / regression outputs
 	Score  *float64  `json:"score,omitempty"`  // regression (one target) or matching logit of the clip's own pair
-	Label  any       `json:"label"`            // predicted class, sign class (regression) or match (bool)
+	Label  any       `json:"label"`            // predicted class, sign class (regression), 0/1 per label (multilabel), answer (vqa) or match (bool)
 	Target any       `json:"target,omitempty"` // the manifest label, when present
 	// Retrieved is, for retrieval, the clip whose video scores highest with
 	// this clip's audio.
@@ -112,7 +112,12 @@ func newEvaluator(m *layers.Model, opts EvalOptions) *evaluator {
 //     pair label), with negatives and masks drawn from Seed;
 //   - retrieval: a2v_r1/r5/r10 and v2a_r1/r5/r10 over the whole split (every
 //     audio against every video, scored by the matching logit), their mean
-//     recall_mean, and pair_accuracy (balanced over true and false pairs).
+//     recall_mean, and pair_accuracy (balanced over true and false pairs);
+//   - multilabel: loss, weighted_accuracy/<i> and f1/<i> for every label i
+//     (logit > 0 against label > 0) and their means mean_weighted_accuracy
+//     and mean_f1;
+//   - vqa: loss and vqa_score (the target score of each clip's argmax
+//     answer, averaged).
 func Evaluate(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalOptions) (map[string]float64, error) {
 	e := newEvaluator(m, opts)
 	defer e.progs.close()
@@ -185,6 +190,11 @@ func (e *evaluator) run(ctx context.Context, clips []data.Clip, keep bool) (map[
 			return nil, nil, fmt.Errorf("train: eval: task %s needs a classification model, the checkpoint is %s", e.opts.Task, e.m.Kind)
 		}
 		return e.supervised(ctx, clips, keep)
+	case TaskMultilabel, TaskVQA:
+		if e.m.Kind != layers.Classification || e.m.Config.LossType != e.opts.Task.LossType() {
+			return nil, nil, fmt.Errorf("train: eval: task %s needs a classification model with loss_type %q, the checkpoint is a %s with %q", e.opts.Task, e.opts.Task.LossType(), e.m.Kind, e.m.Config.LossType)
+		}
+		return e.soft(ctx, clips, keep)
 	case TaskPretrain:
 		if e.m.Kind != layers.Pretraining {
 			return nil, nil, fmt.Errorf("train: eval: task pretrain needs a TvltForPreTraining checkpoint, got %s", e.m.Kind)

@@ -24,6 +24,9 @@ const (
 	MetricBinaryAccuracyWithZero = "binary_accuracy_with_zero"
 	MetricRecallMean             = "recall_mean" // retrieval: mean of the six recalls
 	MetricPairAccuracy           = "pair_accuracy"
+	MetricMeanWeightedAccuracy   = "mean_weighted_accuracy" // multilabel: mean over labels of weighted_accuracy/<i>
+	MetricMeanF1                 = "mean_f1"                // multilabel: mean over labels of f1/<i>
+	MetricVQAScore               = "vqa_score"              // vqa: mean target score of the predicted answer
 
 	// Training bookkeeping, logged with the losses but not model quality.
 	StatLR            = "lr"
@@ -58,6 +61,10 @@ func EvalMetrics(t Task) []string {
 		return []string{MetricLoss, MetricAccuracy, MetricMacroF1}
 	case TaskRegression:
 		return []string{MetricLoss, MetricMAE, MetricPearson, MetricBinaryAccuracy, MetricBinaryAccuracyWithZero}
+	case TaskMultilabel:
+		return []string{MetricLoss, MetricMeanWeightedAccuracy, MetricMeanF1} // and per label: WeightedAccuracyKey(i), F1Key(i)
+	case TaskVQA:
+		return []string{MetricLoss, MetricVQAScore}
 	case TaskRetrieval:
 		var out []string
 		for _, dir := range []string{metricAudioToVideo, metricVideoToAudio} {
@@ -189,6 +196,130 @@ func BinaryAccuracyBySign(pred, label []float64) (nonZero, withZero float64, err
 		withZero = float64(okAll) / float64(len(pred))
 	}
 	return nonZero, withZero, nil
+}
+
+// WeightedAccuracyKey and F1Key name label i's multilabel metrics:
+// "weighted_accuracy/3", "f1/3".
+func WeightedAccuracyKey(i int) string { return fmt.Sprintf("weighted_accuracy/%d", i) }
+
+// F1Key: see WeightedAccuracyKey.
+func F1Key(i int) string { return fmt.Sprintf("f1/%d", i) }
+
+// binaryCounts counts one label's confusion matrix: a prediction is
+// positive when its logit is > 0, a label when it is > 0 (the original
+// TVLT's MOSEI emotion metrics: true_label = truth > 0, predicted = preds > 0).
+func binaryCounts(logit, label []float64) (tp, fp, tn, fn int, err error) {
+	if len(logit) != len(label) {
+		return 0, 0, 0, 0, fmt.Errorf("train: binary metrics: %d predictions for %d labels", len(logit), len(label))
+	}
+	for i := range logit {
+		switch p, l := logit[i] > 0, label[i] > 0; {
+		case p && l:
+			tp++
+		case p:
+			fp++
+		case l:
+			fn++
+		default:
+			tn++
+		}
+	}
+	return tp, fp, tn, fn, nil
+}
+
+// WeightedAccuracy is the original TVLT's (and MulT's) weighted accuracy of
+// one binary label, (TP·N/P + TN) / (2N) with P positive and N negative
+// labels, which is the mean of the true-positive and true-negative rates.
+// When the labels have one class only, it is that class's rate (the
+// formula divides by zero there); NaN without labels.
+func WeightedAccuracy(logit, label []float64) (float64, error) {
+	tp, fp, tn, fn, err := binaryCounts(logit, label)
+	if err != nil {
+		return 0, err
+	}
+	p, n := float64(tp+fn), float64(tn+fp)
+	switch {
+	case p > 0 && n > 0:
+		return (float64(tp)*n/p + float64(tn)) / (2 * n), nil
+	case p > 0:
+		return float64(tp) / p, nil
+	case n > 0:
+		return float64(tn) / n, nil
+	}
+	return math.NaN(), nil
+}
+
+// BinaryF1 is the F1 of the positive class, 2TP / (2TP + FP + FN)
+// (sklearn's f1_score with average="binary"); 0 when there is neither a
+// positive label nor a positive prediction (sklearn's zero_division
+// default), NaN without labels.
+func BinaryF1(logit, label []float64) (float64, error) {
+	tp, fp, _, fn, err := binaryCounts(logit, label)
+	if err != nil {
+		return 0, err
+	}
+	if len(logit) == 0 {
+		return math.NaN(), nil
+	}
+	if d := 2*tp + fp + fn; d > 0 {
+		return 2 * float64(tp) / float64(d), nil
+	}
+	return 0, nil
+}
+
+// MultilabelMetrics computes, from logits and labels (rows of k values,
+// one per clip), every label's WeightedAccuracy and BinaryF1
+// (WeightedAccuracyKey(i), F1Key(i)) and their means over the labels
+// (mean_weighted_accuracy, mean_f1).
+func MultilabelMetrics(logits, labels [][]float64, k int) (map[string]float64, error) {
+	if len(logits) != len(labels) {
+		return nil, fmt.Errorf("train: multilabel metrics: %d predictions for %d labels", len(logits), len(labels))
+	}
+	for i := range logits {
+		if len(logits[i]) != k || len(labels[i]) != k {
+			return nil, fmt.Errorf("train: multilabel metrics: clip %d has %d logits and %d labels, want %d", i, len(logits[i]), len(labels[i]), k)
+		}
+	}
+	met := map[string]float64{}
+	var sumWA, sumF1 float64
+	col := func(rows [][]float64, j int) []float64 {
+		out := make([]float64, len(rows))
+		for i, r := range rows {
+			out[i] = r[j]
+		}
+		return out
+	}
+	for j := 0; j < k; j++ {
+		x, y := col(logits, j), col(labels, j)
+		wa, _ := WeightedAccuracy(x, y)
+		f1, _ := BinaryF1(x, y)
+		met[WeightedAccuracyKey(j)], met[F1Key(j)] = wa, f1
+		sumWA += wa
+		sumF1 += f1
+	}
+	met[MetricMeanWeightedAccuracy] = sumWA / float64(k)
+	met[MetricMeanF1] = sumF1 / float64(k)
+	return met, nil
+}
+
+// VQAScore is the VQA accuracy of answer classification: for every clip the
+// target score of its highest-scoring answer (argmax of the logits, the
+// first on ties), averaged over the clips.
+func VQAScore(logits, targets [][]float64) (float64, error) {
+	if len(logits) != len(targets) {
+		return 0, fmt.Errorf("train: VQA score: %d predictions for %d targets", len(logits), len(targets))
+	}
+	if len(logits) == 0 {
+		return math.NaN(), nil
+	}
+	var s float64
+	for i, row := range logits {
+		if len(row) != len(targets[i]) || len(row) == 0 {
+			return 0, fmt.Errorf("train: VQA score: clip %d has %d logits and %d targets", i, len(row), len(targets[i]))
+		}
+		s += targets[i][argmax(row)]
+	}
+	return s / float64(len(logits)), nil
 }
 
 // RecallAtK ranks, for every query i, all candidates by score[i][j]

@@ -87,3 +87,58 @@ func TestRecallAtK(t *testing.T) {
 		t.Error("non-square scores accepted")
 	}
 }
+
+// TestMultilabelMetrics checks weighted accuracy and F1 per label and their
+// means on a fixture worked out by hand.
+func TestMultilabelMetrics(t *testing.T) {
+	logits := [][]float64{{1, -1}, {-1, 1}, {2, 1}, {-3, 1}, {0.5, -1}}
+	labels := [][]float64{{1, 0}, {1, 1}, {0, 1}, {0, 0.5}, {0, 0}}
+	met, err := MultilabelMetrics(logits, labels, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		// label 0: P=2 N=3; predicted positive: clips 0, 2, 4 → TP 1, FN 1,
+		// FP 2, TN 1: WA = (1·3/2 + 1)/(2·3) = 5/12; F1 = 2/(2+2+1) = 0.4.
+		"weighted_accuracy/0": 5.0 / 12, "f1/0": 0.4,
+		// label 1: 0.5 counts as positive: P=3 N=2, all right: WA 1, F1 1.
+		"weighted_accuracy/1": 1, "f1/1": 1,
+		"mean_weighted_accuracy": (5.0/12 + 1) / 2, "mean_f1": 0.7,
+	}
+	if len(met) != len(want) {
+		t.Errorf("metrics %v, want the keys of %v", met, want)
+	}
+	for k, v := range want {
+		if !near(met[k], v) {
+			t.Errorf("%s = %v, want %v", k, met[k], v)
+		}
+	}
+	// One class only: the weighted accuracy is that class's rate; F1 with
+	// no true positive is 0.
+	if wa, _ := WeightedAccuracy([]float64{1, -1, -1}, []float64{0, 0, 0}); !near(wa, 2.0/3) {
+		t.Errorf("all-negative weighted accuracy %v, want 2/3", wa)
+	}
+	if wa, _ := WeightedAccuracy([]float64{1, -1, 1, 1}, []float64{1, 1, 1, 1}); !near(wa, 0.75) {
+		t.Errorf("all-positive weighted accuracy %v, want 3/4", wa)
+	}
+	if f1, _ := BinaryF1([]float64{-1, -2}, []float64{0, 0}); f1 != 0 {
+		t.Errorf("F1 without positives %v, want 0", f1)
+	}
+	if _, err := MultilabelMetrics(logits, labels[:4], 2); err == nil {
+		t.Error("accepted 5 predictions for 4 labels")
+	}
+}
+
+// TestVQAScore: the target score of each clip's argmax answer (the first on
+// ties), averaged: (0.3 + 1 + 0.6)/3.
+func TestVQAScore(t *testing.T) {
+	logits := [][]float64{{0.1, 2, -1}, {3, 0, 0}, {0, 0, 0}}
+	targets := [][]float64{{0, 0.3, 1}, {1, 0, 0}, {0.6, 0.9, 0}}
+	s, err := VQAScore(logits, targets)
+	if err != nil || !near(s, 1.9/3) {
+		t.Errorf("VQA score %v (%v), want %v", s, err, 1.9/3)
+	}
+	if _, err := VQAScore(logits, targets[:2]); err == nil {
+		t.Error("accepted 3 predictions for 2 targets")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/layers"
 )
 
@@ -15,30 +16,51 @@ import (
 type Task string
 
 // Tasks. Retrieval fine-tunes the matching head of a TvltForPreTraining
-// model (MAE off) on in-batch negatives and ranks by its logit.
+// model (MAE off) on in-batch negatives and ranks by its logit. Multilabel
+// (num_labels independent yes/no labels, BCE-with-logits) and VQA (answer
+// classification on soft answer scores) train the classification head with
+// the config's loss_type "multilabel" / "vqa" (tvlt-go extensions).
 const (
 	TaskPretrain       Task = "pretrain"
 	TaskClassification Task = "classification"
 	TaskRegression     Task = "regression"
 	TaskRetrieval      Task = "retrieval"
+	TaskMultilabel     Task = "multilabel"
+	TaskVQA            Task = "vqa"
 )
 
 // ParseTask validates a task name.
 func ParseTask(s string) (Task, error) {
 	switch t := Task(s); t {
-	case TaskPretrain, TaskClassification, TaskRegression, TaskRetrieval:
+	case TaskPretrain, TaskClassification, TaskRegression, TaskRetrieval, TaskMultilabel, TaskVQA:
 		return t, nil
 	}
-	return "", fmt.Errorf("train: unknown task %q (want pretrain, classification, regression or retrieval)", s)
+	return "", fmt.Errorf("train: unknown task %q (want pretrain, classification, regression, retrieval, multilabel or vqa)", s)
 }
 
 // Kind is the model class a task trains.
 func (t Task) Kind() layers.Kind {
 	switch t {
-	case TaskClassification, TaskRegression:
+	case TaskClassification, TaskRegression, TaskMultilabel, TaskVQA:
 		return layers.Classification
 	}
 	return layers.Pretraining
+}
+
+// LossType is the classification head's config loss_type a task trains
+// with, "" for the pretraining model's tasks.
+func (t Task) LossType() string {
+	switch t {
+	case TaskClassification:
+		return config.LossClassification
+	case TaskRegression:
+		return config.LossRegression
+	case TaskMultilabel:
+		return config.LossMultilabel
+	case TaskVQA:
+		return config.LossVQA
+	}
+	return ""
 }
 
 // TaskOf infers the task of a trained model from its config: the
@@ -46,8 +68,12 @@ func (t Task) Kind() layers.Kind {
 // off (a retrieval fine-tune) and pretrain otherwise.
 func TaskOf(m *layers.Model) Task {
 	switch {
-	case m.Kind == layers.Classification && m.Config.LossType == "regression":
+	case m.Kind == layers.Classification && m.Config.LossType == config.LossRegression:
 		return TaskRegression
+	case m.Kind == layers.Classification && m.Config.LossType == config.LossMultilabel:
+		return TaskMultilabel
+	case m.Kind == layers.Classification && m.Config.LossType == config.LossVQA:
+		return TaskVQA
 	case m.Kind == layers.Classification:
 		return TaskClassification
 	case m.Kind == layers.Pretraining && !m.Config.TaskMAE:
@@ -208,6 +234,10 @@ func DefaultMetric(t Task) string {
 		return MetricMAE
 	case TaskRetrieval:
 		return MetricRecallMean
+	case TaskMultilabel:
+		return MetricMeanWeightedAccuracy
+	case TaskVQA:
+		return MetricVQAScore
 	}
 	return MetricLoss
 }

@@ -38,7 +38,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.data, "data", "", "manifest (JSON Lines)")
 	fs.StringVar(&f.ckpt, "ckpt", "", "run folder or checkpoint folder")
 	fs.StringVar(&f.split, "split", "test", "clips of this split (\"all\" for every clip)")
-	fs.StringVar(&f.task, "task", "", "pretrain, classification, regression or retrieval (default: from the checkpoint)")
+	fs.StringVar(&f.task, "task", "", "pretrain, classification, regression, multilabel, vqa or retrieval (default: from the checkpoint)")
 	fs.IntVar(&f.batch, "batch-size", 8, "clips (retrieval: pairs) per forward pass")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")

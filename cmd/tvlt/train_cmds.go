@@ -18,7 +18,7 @@ import (
 
 func init() {
 	commands["pretrain"] = command{"MAE + audio-video matching pretraining on unlabelled clips", runPretrain}
-	commands["finetune"] = command{"fine-tune for classification, regression or retrieval", runFinetune}
+	commands["finetune"] = command{"fine-tune for classification, regression, multilabel, vqa or retrieval", runFinetune}
 }
 
 // trainFlags are the options pretrain and finetune share. The run options
@@ -262,12 +262,15 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var task, init string
 	var numLabels int
 	var freeze bool
-	fs := newFlags("finetune", "--data MANIFEST --out DIR --task classification|regression|retrieval [flags]", `
+	fs := newFlags("finetune", "--data MANIFEST --out DIR --task classification|regression|multilabel|vqa|retrieval [flags]", `
 Fine-tunes a model on labelled clips:
   classification  TvltForAudioVisualClassification, cross-entropy on integer labels;
                   eval: accuracy, macro_f1
   regression      the same head with MSE on score labels (num_labels scores per clip);
                   eval: mae, pearson, binary_accuracy (sign, MOSEI Acc-2)
+  multilabel      the same head with BCE-with-logits on lists of num_labels 0/1 (or
+                  [0, 1]) labels, e.g. MOSEI emotions; eval: weighted_accuracy/<i>
+                  and f1/<i> per label, mean_weighted_accuracy, mean_f1
   retrieval       the matching head of TvltForPreTraining on in-batch negatives
                   (each clip's audio with a shifted clip's video of the same batch);
                   eval: a2v/v2a Recall@1/5/10 over the whole split
@@ -278,9 +281,9 @@ loaded, heads it lacks start fresh. Without --init the model starts from
   tvlt finetune --data mosei.jsonl --out runs/reg --task regression --init runs/pre --lr 5e-5 --best-metric pearson
   tvlt finetune --data pairs.jsonl --out runs/ret --task retrieval --init runs/pre --batch-size 16`, stderr)
 	f.register(fs)
-	fs.StringVar(&task, "task", "", "classification, regression or retrieval")
+	fs.StringVar(&task, "task", "", "classification, regression, multilabel, vqa or retrieval")
 	fs.StringVar(&init, "init", "", "run or checkpoint folder to start from")
-	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification) or scores per clip (regression); default: from the labels")
+	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification), scores per clip (regression) or labels per clip (multilabel); default: from the labels")
 	fs.BoolVar(&freeze, "freeze-encoder", false, "train only the head")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -290,7 +293,7 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	}
 	t, err := train.ParseTask(task)
 	if err != nil || t == train.TaskPretrain {
-		return fmt.Errorf("--task %q: want classification, regression or retrieval", task)
+		return fmt.Errorf("--task %q: want classification, regression, multilabel, vqa or retrieval", task)
 	}
 	o, err := f.options(t, stderr)
 	if err != nil {
@@ -325,6 +328,15 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 			numLabels = 1
 			if l := trainClips[0].Label; l.Kind == data.LabelMulti {
 				numLabels = len(l.Multi)
+			}
+		}
+	case train.TaskMultilabel:
+		cfg.LossType = config.LossMultilabel
+		if numLabels == 0 {
+			if l := trainClips[0].Label; l.Kind == data.LabelMulti {
+				numLabels = len(l.Multi)
+			} else {
+				return fmt.Errorf("--task multilabel: the labels are %s, want lists of 0/1 (or [0, 1]) values, one per label", l.Kind)
 			}
 		}
 	case train.TaskRetrieval:

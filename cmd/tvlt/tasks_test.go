@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tvlt-go/tvlt/data"
+)
+
+// relabel generates a demo set and rewrites every clip's label with fn
+// (called with the demo class), returning the new manifest's path.
+func relabel(t *testing.T, dir string, opts data.DemoOptions, fn func(class int) data.Label) string {
+	t.Helper()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips, err := data.ReadManifest(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range clips {
+		if clips[i].Label.Kind != data.LabelClass {
+			t.Fatalf("demo clip %s has a %s label", clips[i].ID, clips[i].Label.Kind)
+		}
+		clips[i].Label = fn(clips[i].Label.Class)
+	}
+	out := filepath.Join(dir, "data", "relabelled.jsonl")
+	if err := data.WriteManifest(out, clips); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// readPredictions decodes a predict output file.
+func readPredictions(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(string(buf)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("prediction line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// unit checks that metric k is reported and lies in [0, 1].
+func unit(t *testing.T, what string, met map[string]any, k string) {
+	t.Helper()
+	if v, ok := met[k].(float64); !ok || v < 0 || v > 1 {
+		t.Errorf("%s: %s = %v (metrics %v)", what, k, met[k], met)
+	}
+}
+
+// TestMultilabelCLI fine-tunes --task multilabel on the demo set with its
+// class turned into three yes/no labels (rows, cols, class 0), then
+// evaluates and predicts from the run.
+func TestMultilabelCLI(t *testing.T) {
+	dir := t.TempDir()
+	manifest := relabel(t, dir, demoOpts(24, 2, 5), func(c int) data.Label {
+		return data.Label{Kind: data.LabelMulti, Multi: []float64{float64(c & 1), float64(c >> 1 & 1), float64(b2i(c == 0))}}
+	})
+	run := filepath.Join(dir, "ml")
+	stdout, stderr, code := tvlt(t, "finetune", "--data", manifest, "--out", run, "--task", "multilabel", "--preset", "tiny",
+		"--steps", "3", "--batch-size", "4", "--lr", "1e-3", "--eval-split", "test", "--plain")
+	if code != 0 {
+		t.Fatalf("finetune multilabel: status %d\n%s", code, stderr)
+	}
+	met := lastJSON(t, stdout)
+	for _, k := range []string{"mean_weighted_accuracy", "mean_f1", "weighted_accuracy/0", "weighted_accuracy/2", "f1/0", "f1/2"} {
+		unit(t, "finetune", met, k)
+	}
+	if _, ok := met["weighted_accuracy/3"]; ok {
+		t.Errorf("a fourth label in %v", met)
+	}
+	if l, ok := met["loss"].(float64); !ok || !(l > 0) {
+		t.Errorf("loss %v", met["loss"])
+	}
+	cfg, err := os.ReadFile(filepath.Join(run, "config.json"))
+	if err != nil || !strings.Contains(string(cfg), `"loss_type": "multilabel"`) || !strings.Contains(string(cfg), `"num_labels": 3`) {
+		t.Errorf("run config (%v):\n%s", err, cfg)
+	}
+	stdout, stderr, code = tvlt(t, "eval", "--data", manifest, "--ckpt", run, "--split", "test")
+	if code != 0 {
+		t.Fatalf("eval: status %d\n%s", code, stderr)
+	}
+	ev := lastJSON(t, stdout)
+	if ev["mean_f1"] != met["mean_f1"] || ev["mean_weighted_accuracy"] != met["mean_weighted_accuracy"] {
+		t.Errorf("eval %v differs from the run's final evaluation %v", ev, met)
+	}
+	preds := filepath.Join(dir, "preds.jsonl")
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", run, "--split", "test", "--out", preds); code != 0 {
+		t.Fatalf("predict: status %d\n%s", code, stderr)
+	}
+	for _, p := range readPredictions(t, preds) {
+		logits, _ := p["logits"].([]any)
+		label, _ := p["label"].([]any)
+		if len(logits) != 3 || len(label) != 3 {
+			t.Fatalf("prediction %v", p)
+		}
+		for j := range logits {
+			if want := float64(b2i(logits[j].(float64) > 0)); label[j] != want {
+				t.Errorf("prediction %v: label[%d] is not logit > 0", p, j)
+			}
+		}
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
