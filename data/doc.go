@@ -40,5 +40,14 @@
 // keeps decoded features on disk across epochs and runs; with SkipBad, clips that fail
 // to decode are dropped from their batch and listed by Skipped.
 //
+// Processor (NewProcessor(cfg, DefaultProcessorOptions(cfg))) is the Go TvltProcessor for
+// clips already in memory: Process(Input{Frames, Audio, Mixed}) takes uint8 or float32
+// frames in HWC or CHW layout and a mono or interleaved waveform at any rate, applies the
+// reference's switches (do_resize, size, do_center_crop, crop_size, do_rescale,
+// rescale_factor, do_normalize, image_mean/std, num_frames, spectrogram_length,
+// sampling_rate, padding_value, mask_pixel/mask_audio) and returns the loader's Batch;
+// the loader pads and masks with the same code, so both give bit-identical batches.
+// train.ModelBatch turns a Batch into the model's input.
+//
 // GenerateDemo writes a learnable synthetic set (PNG frames + WAV + manifest) in pure Go.
 package data
