@@ -48,9 +48,10 @@ func ConfigBytes(m *layers.Model) ([]byte, error) {
 // model.safetensors with metadata {"format": "pt"}, checksums.json),
 // atomically: dir afterwards holds the complete new folder or, on error, what
 // it held before. An existing dir is replaced only if it is empty or holds
-// nothing but the files of its checksums.json (a folder Save or the trainer
-// wrote), so a mistyped path cannot wipe unrelated files. Weights are stored
-// as F32 (F16 on request) whatever the model's float type.
+// nothing but the files of its checksums.json, each matching its recorded
+// sha256 (a folder Save or the trainer wrote), so a mistyped path cannot
+// wipe unrelated files. Weights are stored as F32 (F16 on request)
+// whatever the model's float type.
 func Save(dir string, m *layers.Model, opts ...SaveOption) error {
 	if m == nil || m.Params == nil {
 		return fmt.Errorf("hf: save %s: nil model", dir)
@@ -149,6 +150,12 @@ func replaceable(dir string) error {
 	}
 	if stray != "" {
 		return refuse("holds " + stray + ", which is not part of its checkpoint")
+	}
+	// The names alone prove nothing: a checksums.json listing an unrelated
+	// file would make that file look like part of a checkpoint. Every
+	// listed file must match its recorded size and sha256.
+	if err := checkpoints.VerifyFolder(dir); err != nil {
+		return refuse(fmt.Sprintf("does not verify against its %s (%v)", checkpoints.ChecksumsFile, err))
 	}
 	return nil
 }
