@@ -21,6 +21,11 @@ const (
 	PickleFile       = "pytorch_model.bin"            // recognised only to explain how to convert it
 )
 
+// TrainingStateFiles are the files a training checkpoint holds besides the
+// weights (train.OptimizerFile and train.TrainerStateFile): Save never
+// replaces a folder holding one of them.
+var TrainingStateFiles = []string{"optimizer.safetensors", "trainer_state.json"}
+
 // SaveOption changes what Save writes.
 type SaveOption func(*saveConfig)
 
@@ -121,6 +126,13 @@ func replaceable(dir string) error {
 	}
 	refuse := func(why string) error {
 		return fmt.Errorf("hf: save: %s exists and %s; it would be replaced whole, so choose a new folder or remove it first", dir, why)
+	}
+	// A training checkpoint verifies like any checkpoint folder, but an
+	// export or import written over it would drop what --resume needs.
+	for _, name := range TrainingStateFiles {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err == nil {
+			return refuse("holds " + name + ": it is a training checkpoint, whose optimizer and trainer state --resume needs")
+		}
 	}
 	sums, err := checkpoints.ReadChecksums(dir)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/tvlt-go/tvlt/checkpoints/hf"
 	"github.com/tvlt-go/tvlt/layers"
@@ -62,7 +63,7 @@ func parseKind(fs *flag.FlagSet, stderr io.Writer, name, value string) (layers.K
 func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("export", "--ckpt DIR --out PATH [flags]", exportDescription, exportExamples, stderr)
 	ckpt := fs.String("ckpt", "", "run or checkpoint folder to export (required)")
-	out := fs.String("out", "", "output folder (safetensors) or .npz file (required); an existing folder is replaced only if it is a checkpoint folder")
+	out := fs.String("out", "", "output folder (safetensors) or .npz file (required); an existing folder is replaced only if it is an exported or imported checkpoint folder that verifies (never a training checkpoint-N, a run folder or the source itself)")
 	format := fs.String("format", "safetensors", "safetensors (HF folder) or npz")
 	model := fs.String("model", "", "HF class to export: base, pretraining or classification (default: the checkpoint's)")
 	f16 := fs.Bool("f16", false, "store safetensors weights as float16 (half the size)")
@@ -91,6 +92,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	for _, src := range []string{*ckpt, dir} {
+		if sameFile(src, *out) {
+			return fmt.Errorf("export: --out %s is the folder being exported (%s); choose another --out", *out, src)
+		}
+	}
 	m, rep, err := hf.Load(dir, kind, hf.LoadOptions{})
 	printReport(stderr, rep, err)
 	if err != nil {
@@ -116,6 +122,16 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "exported %s (%d tensors, %d parameters, %s %s) from %s to %s\n",
 		m.Kind, len(m.Params.Names()), m.Params.NumParams(), *format, stored, dir, *out)
 	return nil
+}
+
+// sameFile reports whether a and b name the same existing file or folder.
+func sameFile(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
 }
 
 // printReport shows what a load did: every name when it failed or left
