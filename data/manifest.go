@@ -26,6 +26,9 @@ const (
 	LabelScore
 	// LabelMulti is a vector of numbers (multi-label / multi-target).
 	LabelMulti
+	// LabelAnswers is a list of (answer id, score) pairs: VQA-style soft
+	// answer targets, written [[3, 1.0], [7, 0.3]].
+	LabelAnswers
 )
 
 // String names the kind the way manifest errors mention it.
@@ -39,16 +42,26 @@ func (k LabelKind) String() string {
 		return "score"
 	case LabelMulti:
 		return "multi"
+	case LabelAnswers:
+		return "answers"
 	}
 	return "LabelKind(" + strconv.Itoa(int(k)) + ")"
 }
 
 // Label is a clip's supervised target; the trainer picks the loss from Kind.
 type Label struct {
-	Kind  LabelKind
-	Class int
+	Kind    LabelKind
+	Class   int
+	Score   float64
+	Multi   []float64
+	Answers []Answer // LabelAnswers: distinct ids, in the manifest's order
+}
+
+// Answer is one soft answer target: an index into the answer vocabulary
+// and its score (VQA: the share of annotators giving it, in [0, 1]).
+type Answer struct {
+	ID    int
 	Score float64
-	Multi []float64
 }
 
 // Clip is one manifest entry with its paths resolved relative to the manifest's folder.
@@ -367,7 +380,8 @@ func parseManifestLine(b []byte, base string) (Clip, error) {
 }
 
 // parseLabel maps JSON numbers without a fraction or exponent to classes, other numbers
-// to scores and arrays of numbers to multi-label vectors; anything else is an error.
+// to scores, arrays of numbers to multi-label vectors and arrays of [id, score] pairs
+// to answers; anything else is an error.
 func parseLabel(raw json.RawMessage) (Label, error) {
 	s := strings.TrimSpace(string(raw))
 	if s == "" || s == "null" {
@@ -382,6 +396,9 @@ func parseLabel(raw json.RawMessage) (Label, error) {
 		if len(vals) == 0 {
 			return Label{}, errors.New("label: empty list")
 		}
+		if isAnswerPair(vals[0]) {
+			return parseAnswers(vals)
+		}
 		out := make([]float64, len(vals))
 		for i, v := range vals {
 			f, err := labelNumber(v)
@@ -392,7 +409,7 @@ func parseLabel(raw json.RawMessage) (Label, error) {
 		}
 		return Label{Kind: LabelMulti, Multi: out}, nil
 	case '"', 't', 'f', '{':
-		return Label{}, fmt.Errorf("label must be an int class, a float score or a list of numbers, got %s", describeJSON(s))
+		return Label{}, fmt.Errorf("label must be an int class, a float score, a list of numbers or a list of [answer id, score] pairs, got %s", describeJSON(s))
 	}
 	f, err := labelNumber(raw)
 	if err != nil {
@@ -408,6 +425,45 @@ func parseLabel(raw json.RawMessage) (Label, error) {
 		return Label{Kind: LabelClass, Class: int(f)}, nil
 	}
 	return Label{Kind: LabelScore, Score: f}, nil
+}
+
+// isAnswerPair reports whether v is a two-element list, which makes a list
+// label a list of [answer id, score] pairs.
+func isAnswerPair(v json.RawMessage) bool {
+	var pair []json.RawMessage
+	s := strings.TrimSpace(string(v))
+	return s != "" && s[0] == '[' && json.Unmarshal(v, &pair) == nil && len(pair) == 2
+}
+
+// parseAnswers reads a list of [answer id, score] pairs: ids are
+// non-negative integers, each listed once; scores are numbers (the trainer
+// checks their range).
+func parseAnswers(vals []json.RawMessage) (Label, error) {
+	out := make([]Answer, len(vals))
+	seen := map[int]int{}
+	for i, v := range vals {
+		var pair []json.RawMessage
+		if !isAnswerPair(v) || json.Unmarshal(v, &pair) != nil {
+			return Label{}, fmt.Errorf("label[%d]: want an [answer id, score] pair like the first entry, got %s", i, describeJSON(strings.TrimSpace(string(v))))
+		}
+		id, err := labelNumber(pair[0])
+		if s := strings.TrimSpace(string(pair[0])); err == nil && (strings.ContainsAny(s, ".eE") || id < 0 || id > math.MaxInt32) {
+			err = fmt.Errorf("answer id %s is not a non-negative integer", s)
+		}
+		if err != nil {
+			return Label{}, fmt.Errorf("label[%d][0]: %w", i, err)
+		}
+		score, err := labelNumber(pair[1])
+		if err != nil {
+			return Label{}, fmt.Errorf("label[%d][1]: %w", i, err)
+		}
+		if j, dup := seen[int(id)]; dup {
+			return Label{}, fmt.Errorf("label[%d]: answer %d is listed twice (also label[%d])", i, int(id), j)
+		}
+		seen[int(id)] = i
+		out[i] = Answer{ID: int(id), Score: score}
+	}
+	return Label{Kind: LabelAnswers, Answers: out}, nil
 }
 
 func labelNumber(raw json.RawMessage) (float64, error) {
@@ -450,6 +506,15 @@ func reconcileLabels(clips []Clip) error {
 	}
 	_, hasClass := first[LabelClass]
 	_, hasScore := first[LabelScore]
+	if iAns, hasAns := first[LabelAnswers]; hasAns {
+		for k, i := range first {
+			if k != LabelAnswers {
+				return fmt.Errorf("data: %s: label is a %s but %s has [answer id, score] pairs; use one label type per manifest",
+					clips[i].where(), k, clips[iAns].where())
+			}
+		}
+		return nil
+	}
 	if iMulti, hasMulti := first[LabelMulti]; hasMulti {
 		for k, i := range first {
 			if k != LabelMulti {
@@ -539,6 +604,12 @@ func WriteManifest(path string, clips []Clip) error {
 			parts := make([]string, len(c.Label.Multi))
 			for j, v := range c.Label.Multi {
 				parts[j] = strconv.FormatFloat(v, 'g', -1, 64)
+			}
+			m.Label = json.RawMessage("[" + strings.Join(parts, ",") + "]")
+		case LabelAnswers:
+			parts := make([]string, len(c.Label.Answers))
+			for j, a := range c.Label.Answers {
+				parts[j] = "[" + strconv.Itoa(a.ID) + "," + strconv.FormatFloat(a.Score, 'g', -1, 64) + "]"
 			}
 			m.Label = json.RawMessage("[" + strings.Join(parts, ",") + "]")
 		}

@@ -191,3 +191,59 @@ func TestWriteManifestRoundTrip(t *testing.T) {
 		t.Fatalf("round trip:\n%+v\nwant\n%+v", got, clips)
 	}
 }
+
+// TestReadManifestAnswers: lists of [answer id, score] pairs are VQA soft
+// answer targets; they round-trip through WriteManifest, and malformed
+// pairs or mixtures with other label kinds are errors naming the line.
+func TestReadManifestAnswers(t *testing.T) {
+	dir := t.TempDir()
+	touch(t, dir, "a.wav")
+	mp := filepath.Join(dir, "m.jsonl")
+	writeText(t, mp, `{"audio":"a.wav","id":"q0","label":[[3, 1.0], [7, 0.3]]}`+"\n"+`{"audio":"a.wav","id":"q1","label":[[0, 1]]}`+"\n")
+	clips, err := ReadManifest(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Label{
+		{Kind: LabelAnswers, Answers: []Answer{{3, 1}, {7, 0.3}}},
+		{Kind: LabelAnswers, Answers: []Answer{{0, 1}}},
+	}
+	for i := range clips {
+		if !reflect.DeepEqual(clips[i].Label, want[i]) {
+			t.Errorf("label %d = %+v, want %+v", i, clips[i].Label, want[i])
+		}
+	}
+	if LabelAnswers.String() != "answers" {
+		t.Errorf("kind name %q", LabelAnswers)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	if err := WriteManifest(out, clips); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range back {
+		if !reflect.DeepEqual(back[i].Label, want[i]) {
+			t.Errorf("round trip: label %d = %+v, want %+v", i, back[i].Label, want[i])
+		}
+	}
+	for _, c := range []struct{ lines, want string }{
+		{`[[1, 0.5], [1, 1]]`, "answer 1 is listed twice"},
+		{`[[1.5, 1]]`, "answer id 1.5 is not a non-negative integer"},
+		{`[[-1, 1]]`, "answer id -1 is not a non-negative integer"},
+		{`[[1, "x"]]`, `label[0][1]: want a number, got string "x"`},
+		{`[[1, 1], 2]`, "label[1]: want an [answer id, score] pair like the first entry, got 2"},
+		{`[[1, 1], [2]]`, "label[1]: want an [answer id, score] pair"},
+	} {
+		writeText(t, mp, `{"audio":"a.wav","label":`+c.lines+"}\n")
+		if _, err := ReadManifest(mp); err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "m.jsonl:1") {
+			t.Errorf("%s: error %v, want one naming line 1 and mentioning %q", c.lines, err, c.want)
+		}
+	}
+	writeText(t, mp, `{"audio":"a.wav","id":"x","label":[[1, 1]]}`+"\n"+`{"audio":"a.wav","id":"y","label":2}`+"\n")
+	if _, err := ReadManifest(mp); err == nil || !strings.Contains(err.Error(), "answer id, score") {
+		t.Errorf("answers mixed with a class: %v", err)
+	}
+}

@@ -217,6 +217,12 @@ func labelOf(l data.Label) any {
 		return l.Score
 	case data.LabelMulti:
 		return l.Multi
+	case data.LabelAnswers:
+		pairs := make([][2]float64, len(l.Answers))
+		for i, a := range l.Answers {
+			pairs[i] = [2]float64{float64(a.ID), a.Score}
+		}
+		return pairs
 	}
 	return nil
 }

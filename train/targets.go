@@ -12,7 +12,9 @@ import (
 )
 
 // softTargets builds the float (B, num_labels) targets of the multilabel
-// loss type (each clip's list of num_labels values in [0, 1]).
+// loss type (each clip's list of num_labels values in [0, 1]) and of the
+// vqa loss type (each clip's [answer id, score] pairs scattered into a
+// num_labels vector, zeros elsewhere).
 func softTargets(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 	B := b.Size()
 	y := make([]float32, 0, B*c.NumLabels)
@@ -21,14 +23,31 @@ func softTargets(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 		if err != nil {
 			return nil, fmt.Errorf("train: clip %s: %w", b.IDs[i], err)
 		}
-		y = append(y, row...)
+		for _, v := range row {
+			y = append(y, float32(v))
+		}
 	}
 	return dense(y, B, c.NumLabels), nil
 }
 
 // targetRow is one clip's num_labels targets.
-func targetRow(l data.Label, c config.Config) ([]float32, error) {
-	row := make([]float32, c.NumLabels)
+func targetRow(l data.Label, c config.Config) ([]float64, error) {
+	row := make([]float64, c.NumLabels)
+	if c.LossType == config.LossVQA {
+		if l.Kind != data.LabelAnswers {
+			return nil, fmt.Errorf("vqa needs a list of [answer id, score] pairs as label, got a %s label", describeLabel(l))
+		}
+		for _, a := range l.Answers {
+			if a.ID < 0 || a.ID >= c.NumLabels {
+				return nil, fmt.Errorf("answer %d is outside the vocabulary [0, num_labels=%d); check --answers", a.ID, c.NumLabels)
+			}
+			if !(a.Score >= 0 && a.Score <= 1) {
+				return nil, fmt.Errorf("answer %d has score %v, outside [0, 1]", a.ID, a.Score)
+			}
+			row[a.ID] = a.Score
+		}
+		return row, nil
+	}
 	if l.Kind != data.LabelMulti || len(l.Multi) != c.NumLabels {
 		return nil, fmt.Errorf("multilabel needs a list of %d numbers in [0, 1] as label, got a %s label", c.NumLabels, describeLabel(l))
 	}
@@ -36,7 +55,7 @@ func targetRow(l data.Label, c config.Config) ([]float32, error) {
 		if !(v >= 0 && v <= 1) {
 			return nil, fmt.Errorf("multilabel label[%d] = %v is outside [0, 1]", j, v)
 		}
-		row[j] = float32(v)
+		row[j] = v
 	}
 	return row, nil
 }
@@ -65,13 +84,9 @@ func (e *evaluator) soft(ctx context.Context, clips []data.Clip, keep bool) (map
 		out := res.Outputs[outLogits].Data().([]float64)
 		for i := 0; i < B; i++ {
 			row := append([]float64(nil), out[i*k:(i+1)*k]...)
-			y, err := targetRow(b.Labels[i], c)
+			t, err := targetRow(b.Labels[i], c)
 			if err != nil {
 				return fmt.Errorf("train: clip %s: %w", b.IDs[i], err)
-			}
-			t := make([]float64, k)
-			for j, v := range y {
-				t[j] = float64(v)
 			}
 			logits, targets = append(logits, row), append(targets, t)
 			if !keep {

@@ -30,6 +30,7 @@ func init() {
 // evalFlags are shared by eval and predict.
 type evalFlags struct {
 	data, ckpt, split, task, cache string
+	answers                        string
 	batch                          int
 	seed                           uint64
 }
@@ -42,6 +43,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch-size", 8, "clips (retrieval: pairs) per forward pass")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
+	fs.StringVar(&f.answers, "answers", "", "vqa: answer vocabulary (one answer per line) naming the predicted answers; default: the checkpoint's id2label")
 }
 
 func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error) {
@@ -58,6 +60,16 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 	m, err := train.LoadModel(f.ckpt)
 	if err != nil {
 		return nil, train.EvalOptions{}, nil, err
+	}
+	if f.answers != "" {
+		vocab, err := readAnswers(f.answers)
+		if err != nil {
+			return nil, train.EvalOptions{}, nil, err
+		}
+		if len(vocab) != m.Config.NumLabels {
+			return nil, train.EvalOptions{}, nil, fmt.Errorf("--answers %s has %d answers, the model %d (num_labels)", f.answers, len(vocab), m.Config.NumLabels)
+		}
+		m.Config.ID2Label = vocab
 	}
 	t := train.TaskOf(m)
 	if f.task != "" {
@@ -101,8 +113,10 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var out, attnDir, outputs, outNPZ string
 	fs := newFlags("predict", "--data MANIFEST --ckpt DIR --out FILE.jsonl [flags]", `
 Writes one JSON line per clip: {"id", "logits" or "score", "label" (the
-predicted class; for regression 1 if the score is positive; for matching
-models whether audio and video match), "target" (the manifest label, if
+predicted class; for regression 1 if the score is positive; for multilabel
+0/1 per label (logit > 0); for vqa the predicted answer's string from the
+model's id2label or --answers; for matching models whether audio and video
+match), "target" (the manifest label, if
 any), "retrieved" (retrieval: the clip whose video best matches this audio)}.
 The metrics of the same pass are printed as JSON on the last stdout line.
 With --attention DIR, DIR/attn-<id>.png shows for every clip where the CLS

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,4 +121,110 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestVQACLI fine-tunes --task vqa on the demo set with each clip's class
+// as its full-score answer and the next class as a 0.3 answer, over a
+// four-answer vocabulary, then checks the reported vqa_score against the
+// predictions (the target score of each clip's argmax answer) and that
+// predictions name answers from the vocabulary.
+func TestVQACLI(t *testing.T) {
+	dir := t.TempDir()
+	manifest := relabel(t, dir, demoOpts(24, 2, 5), func(c int) data.Label {
+		return data.Label{Kind: data.LabelAnswers, Answers: []data.Answer{{ID: c, Score: 1}, {ID: (c + 1) % 4, Score: 0.3}}}
+	})
+	vocab := []string{"none", "rows", "cols", "both"}
+	answers := filepath.Join(dir, "answers.txt")
+	if err := os.WriteFile(answers, []byte(strings.Join(vocab, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "vqa")
+	stdout, stderr, code := tvlt(t, "finetune", "--data", manifest, "--out", run, "--task", "vqa", "--preset", "tiny",
+		"--answers", answers, "--steps", "3", "--batch-size", "4", "--lr", "1e-3", "--eval-split", "test", "--plain")
+	if code != 0 {
+		t.Fatalf("finetune vqa: status %d\n%s", code, stderr)
+	}
+	met := lastJSON(t, stdout)
+	unit(t, "finetune", met, "vqa_score")
+	if l, ok := met["loss"].(float64); !ok || !(l > 0) {
+		t.Errorf("loss %v", met["loss"])
+	}
+	cfg, err := os.ReadFile(filepath.Join(run, "config.json"))
+	if err != nil || !strings.Contains(string(cfg), `"loss_type": "vqa"`) || !strings.Contains(string(cfg), `"num_labels": 4`) || !strings.Contains(string(cfg), `"2": "cols"`) {
+		t.Errorf("run config (%v):\n%s", err, cfg)
+	}
+	preds := filepath.Join(dir, "preds.jsonl")
+	stdout, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", run, "--split", "test", "--out", preds)
+	if code != 0 {
+		t.Fatalf("predict: status %d\n%s", code, stderr)
+	}
+	pm := lastJSON(t, stdout)
+	if pm["vqa_score"] != met["vqa_score"] {
+		t.Errorf("predict vqa_score %v, the run's final evaluation %v", pm["vqa_score"], met["vqa_score"])
+	}
+	ps := readPredictions(t, preds)
+	var sum float64
+	for _, p := range ps {
+		logits, _ := p["logits"].([]any)
+		if len(logits) != 4 {
+			t.Fatalf("prediction %v", p)
+		}
+		best := 0
+		for j := range logits {
+			if logits[j].(float64) > logits[best].(float64) {
+				best = j
+			}
+		}
+		if p["label"] != vocab[best] {
+			t.Errorf("prediction %v: label is not the argmax answer %q", p, vocab[best])
+		}
+		for _, pair := range p["target"].([]any) {
+			if pr := pair.([]any); int(pr[0].(float64)) == best {
+				sum += pr[1].(float64)
+			}
+		}
+	}
+	if want := sum / float64(len(ps)); len(ps) == 0 || math.Abs(pm["vqa_score"].(float64)-want) > 1e-12 {
+		t.Errorf("vqa_score %v, from the predictions %v", pm["vqa_score"], want)
+	}
+	// --answers renames the predicted answers; a vocabulary of the wrong
+	// size is refused.
+	other := filepath.Join(dir, "other.txt")
+	os.WriteFile(other, []byte("a\nb\nc\nd"), 0o644)
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", run, "--split", "test", "--out", preds, "--answers", other); code != 0 {
+		t.Fatalf("predict --answers: status %d\n%s", code, stderr)
+	}
+	for _, p := range readPredictions(t, preds) {
+		if s, _ := p["label"].(string); len(s) != 1 || s < "a" || s > "d" {
+			t.Errorf("prediction with --answers: label %v", p["label"])
+		}
+	}
+	os.WriteFile(other, []byte("a\nb\n"), 0o644)
+	if _, stderr, code = tvlt(t, "predict", "--data", manifest, "--ckpt", run, "--out", preds, "--answers", other); code == 0 || !strings.Contains(stderr, "2 answers") {
+		t.Errorf("predict with a 2-answer vocabulary: status %d, %q", code, stderr)
+	}
+}
+
+func TestReadAnswers(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		text, want string
+		n          int
+	}{
+		{"yes\nno\n2 dogs", "", 3},
+		{"yes\r\nno\r\n", "", 2},
+		{"yes\n\nno\n", ":2: blank answer", 0},
+		{"yes\nno\nyes\n", `:3: answer "yes" repeats line 1`, 0},
+		{"", "no answers", 0},
+	} {
+		p := filepath.Join(dir, "a.txt")
+		os.WriteFile(p, []byte(c.text), 0o644)
+		v, err := readAnswers(p)
+		switch {
+		case c.want == "" && (err != nil || len(v) != c.n):
+			t.Errorf("%q: %v, %v", c.text, v, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%q: error %v, want %q", c.text, err, c.want)
+		}
+	}
 }

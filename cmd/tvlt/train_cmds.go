@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/tvlt-go/tvlt/config"
@@ -259,7 +260,7 @@ func trainAndReport(ctx context.Context, m *layers.Model, trainClips, evalClips 
 
 func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f trainFlags
-	var task, init string
+	var task, init, answers string
 	var numLabels int
 	var freeze bool
 	fs := newFlags("finetune", "--data MANIFEST --out DIR --task classification|regression|multilabel|vqa|retrieval [flags]", `
@@ -271,6 +272,10 @@ Fine-tunes a model on labelled clips:
   multilabel      the same head with BCE-with-logits on lists of num_labels 0/1 (or
                   [0, 1]) labels, e.g. MOSEI emotions; eval: weighted_accuracy/<i>
                   and f1/<i> per label, mean_weighted_accuracy, mean_f1
+  vqa             the same head as answer classifier: labels are [answer id, score]
+                  pairs ([[3, 1.0], [7, 0.3]]), BCE-with-logits over the answers
+                  × num_answers (ViLT/TVLT's VQA loss); --answers FILE names the
+                  vocabulary (one answer per line, stored as id2label); eval: vqa_score
   retrieval       the matching head of TvltForPreTraining on in-batch negatives
                   (each clip's audio with a shifted clip's video of the same batch);
                   eval: a2v/v2a Recall@1/5/10 over the whole split
@@ -279,12 +284,15 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 --config/--preset.`, `
   tvlt finetune --data labelled.jsonl --out runs/cls --task classification --init runs/pre --num-labels 4 --epochs 5
   tvlt finetune --data mosei.jsonl --out runs/reg --task regression --init runs/pre --lr 5e-5 --best-metric pearson
+  tvlt finetune --data emotions.jsonl --out runs/emo --task multilabel --init runs/pre --num-labels 6
+  tvlt finetune --data vqa.jsonl --out runs/vqa --task vqa --init runs/pre --answers answers.txt
   tvlt finetune --data pairs.jsonl --out runs/ret --task retrieval --init runs/pre --batch-size 16`, stderr)
 	f.register(fs)
 	fs.StringVar(&task, "task", "", "classification, regression, multilabel, vqa or retrieval")
 	fs.StringVar(&init, "init", "", "run or checkpoint folder to start from")
 	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification), scores per clip (regression) or labels per clip (multilabel); default: from the labels")
 	fs.BoolVar(&freeze, "freeze-encoder", false, "train only the head")
+	fs.StringVar(&answers, "answers", "", "vqa: answer vocabulary, one answer per line (num_labels = its line count; answer ids index it)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -339,14 +347,38 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 				return fmt.Errorf("--task multilabel: the labels are %s, want lists of 0/1 (or [0, 1]) values, one per label", l.Kind)
 			}
 		}
+	case train.TaskVQA:
+		cfg.LossType = config.LossVQA
+		if l := trainClips[0].Label; l.Kind != data.LabelAnswers {
+			return fmt.Errorf("--task vqa: the labels are %s, want lists of [answer id, score] pairs", l.Kind)
+		}
+		if answers == "" && numLabels == 0 {
+			numLabels = inferAnswers(trainClips, evalClips)
+		}
 	case train.TaskRetrieval:
 		cfg.TaskMAE, cfg.TaskMatching = false, true
+	}
+	var vocab map[int]string
+	if answers != "" {
+		if t != train.TaskVQA {
+			return fmt.Errorf("--answers is for --task vqa")
+		}
+		if vocab, err = readAnswers(answers); err != nil {
+			return err
+		}
+		if numLabels != 0 && numLabels != len(vocab) {
+			return fmt.Errorf("--num-labels %d but --answers %s has %d answers", numLabels, answers, len(vocab))
+		}
+		numLabels = len(vocab)
 	}
 	if numLabels > 0 {
 		if numLabels != cfg.NumLabels {
 			cfg.ID2Label = nil
 		}
 		cfg.NumLabels = numLabels
+	}
+	if vocab != nil {
+		cfg.ID2Label = vocab
 	}
 	if cfg, err = f.withDropout(cfg); err != nil {
 		return err
@@ -364,6 +396,45 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	}
 	fmt.Fprintf(stderr, "fine-tuning %s for %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, t, m.Params.NumParams(), len(trainClips), len(evalClips))
 	return trainAndReport(ctx, m, trainClips, evalClips, o, stdout, stderr)
+}
+
+// inferAnswers is 1 + the largest answer id of the clips' labels.
+func inferAnswers(clips ...[]data.Clip) int {
+	n := 0
+	for _, cs := range clips {
+		for _, c := range cs {
+			for _, a := range c.Label.Answers {
+				n = max(n, a.ID+1)
+			}
+		}
+	}
+	return max(n, 1)
+}
+
+// readAnswers reads an answer vocabulary: one answer per line, line i
+// (from 0) naming answer id i. Blank and repeated answers are errors
+// naming the line; a final newline is optional.
+func readAnswers(path string) (map[int]string, error) {
+	buf, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--answers: %w", err)
+	}
+	text := strings.TrimSuffix(strings.ReplaceAll(string(buf), "\r\n", "\n"), "\n")
+	if text == "" {
+		return nil, fmt.Errorf("--answers %s: no answers", path)
+	}
+	vocab := map[int]string{}
+	seen := map[string]int{}
+	for i, a := range strings.Split(text, "\n") {
+		if strings.TrimSpace(a) == "" {
+			return nil, fmt.Errorf("--answers %s:%d: blank answer", path, i+1)
+		}
+		if j, dup := seen[a]; dup {
+			return nil, fmt.Errorf("--answers %s:%d: answer %q repeats line %d", path, i+1, a, j+1)
+		}
+		seen[a], vocab[i] = i, a
+	}
+	return vocab, nil
 }
 
 // inferClasses is 1 + the largest class label.
