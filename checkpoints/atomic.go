@@ -295,6 +295,68 @@ func cleanStale(dir string) error {
 	return nil
 }
 
+// WriteFileChecksummed writes the file name (slash-separated, relative to
+// dir) atomically, as AtomicWriteFile does, and records its size and sha256
+// in dir's checksums.json, keeping the manifest's other entries, so loaders
+// verify it like a file of a checkpoint folder. Neither file is ever seen
+// half-written, and a kill at any point never leaves a manifest that
+// disagrees with the file: a previous entry for name is dropped before the
+// file is replaced and the new one recorded after.
+func WriteFileChecksummed(dir, name string, write func(io.Writer) error) error {
+	if !filepath.IsLocal(filepath.FromSlash(name)) || strings.Contains(name, "\\") || filepath.Clean(filepath.FromSlash(name)) == ChecksumsFile {
+		return fmt.Errorf("checkpoints: %s: file name %q must be a relative path inside the folder, other than %s", dir, name, ChecksumsFile)
+	}
+	sums := &Checksums{Algorithm: "sha256", Files: map[string]FileChecksum{}}
+	if _, err := os.Stat(filepath.Join(dir, ChecksumsFile)); err == nil {
+		if sums, err = ReadChecksums(dir); err != nil {
+			return err
+		}
+		if sums.Files == nil {
+			sums.Files = map[string]FileChecksum{}
+		}
+	}
+	path := filepath.Join(dir, filepath.FromSlash(name))
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+tmpMarker+"*")
+	if err != nil {
+		return fmt.Errorf("checkpoints: %s: %w", path, err)
+	}
+	tmp := f.Name()
+	sum, err := writeSynced(f, write, true)
+	var st os.FileInfo
+	if err == nil {
+		st, err = os.Stat(tmp)
+	}
+	if err == nil {
+		if _, ok := sums.Files[name]; ok {
+			delete(sums.Files, name)
+			err = writeChecksums(dir, sums)
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("checkpoints: %s: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("checkpoints: %s: syncing folder: %w", path, err)
+	}
+	sums.Files[name] = FileChecksum{SHA256: sum, Bytes: st.Size()}
+	if err := writeChecksums(dir, sums); err != nil {
+		return fmt.Errorf("checkpoints: %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeChecksums(dir string, sums *Checksums) error {
+	return AtomicWriteFile(filepath.Join(dir, ChecksumsFile), func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sums)
+	})
+}
+
 // ReadChecksums reads a folder's checksums.json.
 func ReadChecksums(dir string) (*Checksums, error) {
 	p := filepath.Join(dir, ChecksumsFile)

@@ -128,6 +128,17 @@ func (t *Trainer) saveCheckpoint() (string, error) {
 	return dir, t.rotate()
 }
 
+// writeRunModel writes the final weights to the run folder's
+// model.safetensors, atomically, with their sha256 recorded in the run
+// folder's checksums.json, which LoadModel (hf.Load) verifies.
+func (t *Trainer) writeRunModel() error {
+	enc, err := checkpoints.EncodeSafetensorsHeader(t.m.Params.Tensors(), map[string]string{"format": "pt"}, "F32")
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(t.opts.Out, ModelFile), err)
+	}
+	return checkpoints.WriteFileChecksummed(t.opts.Out, ModelFile, enc.Encode)
+}
+
 // rotate deletes checkpoints beyond the newest KeepLast, sparing the best.
 func (t *Trainer) rotate() error {
 	cks, err := ListCheckpoints(t.opts.Out)

@@ -456,7 +456,7 @@ func (t *Trainer) writeConfig() error {
 // (the HF layout from_pretrained reads). The model file is written first
 // and config.json after it, both atomically.
 func (t *Trainer) writeFinal() error {
-	if err := checkpoints.WriteSafetensors(filepath.Join(t.opts.Out, ModelFile), t.m.Params.Tensors(), map[string]string{"format": "pt"}); err != nil {
+	if err := t.writeRunModel(); err != nil {
 		return fmt.Errorf("train: final model: %w", err)
 	}
 	return t.writeConfig()
