@@ -3,6 +3,7 @@ package train
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
@@ -121,30 +122,43 @@ func labelTensor(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 	return ints64(y, B), nil
 }
 
-// retrievalBatch turns B clips into 2B matching pairs with in-batch
-// negatives: rows 0..B-1 are the true (audio i, video i) pairs, rows
-// B..2B-1 pair audio i with the video of clip (i+r) mod B for a shift r in
-// [1, B) drawn from (seed, step) — a derangement, so every negative is a
-// different clip of the same batch and the labels are balanced.
-func retrievalBatch(b *data.Batch, seed uint64, step int) (*layers.Batch, error) {
+// retrievalBatch turns B clips into B·(1+k) matching pairs with in-batch
+// negatives: rows 0..B-1 are the true (audio i, video i) pairs, and block
+// j = 1..k (rows j·B .. j·B+B-1) pairs audio i with the video of clip
+// (i+r_j) mod B for k distinct shifts r_j in [1, B) drawn from (seed, step)
+// — each a derangement, so every negative is a different clip of the same
+// batch and every clip gets k different negatives (1 ≤ k ≤ B-1). The first
+// shift is the same draw for every k, so k = 1 is the 2B-row batch of
+// one shift.
+func retrievalBatch(b *data.Batch, seed uint64, step, k int) (*layers.Batch, error) {
 	B := b.Size()
 	if B < 2 {
 		return nil, fmt.Errorf("train: retrieval needs batches of at least 2 clips for in-batch negatives, got %d", B)
 	}
-	r := 1 + rand.New(rand.NewPCG(seed, 0x5e7a11+uint64(step))).IntN(B-1)
+	if k < 1 || k > B-1 {
+		return nil, fmt.Errorf("train: retrieval: %d negatives per clip, want 1..%d (batch size - 1: in-batch negatives are the other clips)", k, B-1)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5e7a11+uint64(step)))
+	shifts := make([]int, 0, k)
+	for len(shifts) < k {
+		if r := 1 + rng.IntN(B-1); !slices.Contains(shifts, r) {
+			shifts = append(shifts, r)
+		}
+	}
+	rows := B * (1 + k)
 	vid := b.PixelShape[1] * b.PixelShape[2] * b.PixelShape[3] * b.PixelShape[4]
 	pm := b.PixelMaskShape[1]
 	aud := b.AudioShape[1] * b.AudioShape[2] * b.AudioShape[3]
 	am := b.AudioMaskShape[1]
-	pix := make([]float32, 2*B*vid)
-	pmask := make([]float32, 2*B*pm)
-	au := make([]float32, 2*B*aud)
-	amask := make([]float32, 2*B*am)
-	labels := make([]float32, 2*B)
-	for row := 0; row < 2*B; row++ {
+	pix := make([]float32, rows*vid)
+	pmask := make([]float32, rows*pm)
+	au := make([]float32, rows*aud)
+	amask := make([]float32, rows*am)
+	labels := make([]float32, rows)
+	for row := 0; row < rows; row++ {
 		a, v := row%B, row%B
-		if row >= B {
-			v = (a + r) % B
+		if j := row / B; j > 0 {
+			v = (a + shifts[j-1]) % B
 		} else {
 			labels[row] = 1
 		}
@@ -156,7 +170,7 @@ func retrievalBatch(b *data.Batch, seed uint64, step int) (*layers.Batch, error)
 	ps := b.PixelShape
 	as := b.AudioShape
 	return matchingBatch(pix, pmask, au, amask, labels,
-		[]int{2 * B, ps[1], ps[2], ps[3], ps[4]}, []int{2 * B, pm}, []int{2 * B, as[1], as[2], as[3]}, []int{2 * B, am}), nil
+		[]int{rows, ps[1], ps[2], ps[3], ps[4]}, []int{rows, pm}, []int{rows, as[1], as[2], as[3]}, []int{rows, am}), nil
 }
 
 // matchingBatch assembles a matching-only pretraining input; the video is

@@ -103,6 +103,7 @@ type Options struct {
 	Steps     int // optimizer steps; 0 = Epochs × steps per epoch (0)
 	Epochs    int // epochs when Steps is 0, at least 1 then (1)
 	BatchSize int // clips per micro-batch, at least 1; retrieval at least 2 (8)
+	Negatives int // retrieval: in-batch negatives per clip, 1..BatchSize-1; rows per step BatchSize·(1+Negatives) (1)
 	GradAccum int // micro-batches per optimizer step, at least 1 (1)
 
 	LR          float64 // peak learning rate, > 0 (1e-4)
@@ -142,6 +143,7 @@ func DefaultOptions(t Task) Options {
 		Task:          t,
 		Epochs:        1,
 		BatchSize:     8,
+		Negatives:     1,
 		GradAccum:     1,
 		LR:            1e-4,
 		Schedule:      "cosine",
@@ -192,6 +194,10 @@ func (o *Options) Validate() error {
 		return bad("BatchSize", o.BatchSize, "must be >= 1")
 	case o.Task == TaskRetrieval && o.BatchSize < 2:
 		return bad("BatchSize", o.BatchSize, "retrieval needs >= 2 (in-batch negatives)")
+	case o.Negatives < 1:
+		return bad("Negatives", o.Negatives, "must be >= 1")
+	case o.Task == TaskRetrieval && o.Negatives > o.BatchSize-1:
+		return bad("Negatives", o.Negatives, fmt.Sprintf("at most batch size - 1 = %d (in-batch negatives are the other clips of the batch)", o.BatchSize-1))
 	case o.GradAccum < 1:
 		return bad("GradAccum", o.GradAccum, "must be >= 1")
 	case !(o.LR > 0) || math.IsInf(o.LR, 0):

@@ -335,7 +335,7 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 		t.state.Epoch, t.state.Batch = (*it).Position()
 		var lb *layers.Batch
 		if t.opts.Task == TaskRetrieval {
-			lb, err = retrievalBatch(b, t.opts.Seed, t.state.Step*t.opts.GradAccum+micro)
+			lb, err = retrievalBatch(b, t.opts.Seed, t.state.Step*t.opts.GradAccum+micro, t.opts.Negatives)
 		} else {
 			lb, err = toLayers(b, t.m)
 		}

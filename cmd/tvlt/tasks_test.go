@@ -228,3 +228,29 @@ func TestReadAnswers(t *testing.T) {
 		}
 	}
 }
+
+// TestRetrievalNegativesCLI: --negatives 3 trains retrieval on 4·(1+3)
+// pairs per step and reports the recalls; more negatives than the other
+// clips of a batch is a usage error naming the flag.
+func TestRetrievalNegativesCLI(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(16, 2, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "ret")
+	stdout, stderr, code := tvlt(t, "finetune", "--data", manifest, "--out", run, "--task", "retrieval", "--preset", "tiny",
+		"--negatives", "3", "--steps", "2", "--batch-size", "4", "--eval-split", "test", "--plain")
+	if code != 0 {
+		t.Fatalf("retrieval --negatives 3: status %d\n%s", code, stderr)
+	}
+	met := lastJSON(t, stdout)
+	for _, k := range []string{"a2v_r1", "v2a_r1", "recall_mean", "pair_accuracy"} {
+		unit(t, "retrieval", met, k)
+	}
+	_, stderr, code = tvlt(t, "finetune", "--data", manifest, "--out", filepath.Join(dir, "bad"), "--task", "retrieval", "--preset", "tiny",
+		"--negatives", "4", "--batch-size", "4")
+	if code != 2 || !strings.Contains(stderr, "--negatives 4") || !strings.Contains(stderr, "batch size - 1 = 3") {
+		t.Errorf("--negatives 4 with batches of 4: status %d, %q", code, stderr)
+	}
+}

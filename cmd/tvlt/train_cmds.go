@@ -41,11 +41,13 @@ var optionFlags = map[string]string{
 	"GradAccum": "grad-accum", "LR": "lr", "MinLR": "min-lr", "Warmup": "warmup", "Schedule": "schedule",
 	"WeightDecay": "weight-decay", "ClipNorm": "clip", "LogEvery": "log-every", "EvalEvery": "eval-every",
 	"SaveEvery": "save-every", "KeepLast": "keep", "BestMetric": "best-metric", "Workers": "workers",
+	"Negatives": "negatives",
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet) {
 	d := train.DefaultOptions(train.TaskPretrain) // BestMetric aside, the defaults do not depend on the task
 	o := &f.o
+	*o = d // the fields of command-specific flags keep their defaults when the command has no such flag
 	f.fs = fs
 	fs.StringVar(&f.data, "data", "", "manifest (JSON Lines) with the clips; its \"split\" field selects train/val")
 	fs.StringVar(&o.Out, "out", "", "run folder (created): config.json, model.safetensors, metrics.jsonl, checkpoint-*/")
@@ -277,7 +279,8 @@ Fine-tunes a model on labelled clips:
                   × num_answers (ViLT/TVLT's VQA loss); --answers FILE names the
                   vocabulary (one answer per line, stored as id2label); eval: vqa_score
   retrieval       the matching head of TvltForPreTraining on in-batch negatives
-                  (each clip's audio with a shifted clip's video of the same batch);
+                  (each clip's audio with the videos of --negatives K distinct shifts
+                  of the same batch: B·(1+K) pairs per micro-batch);
                   eval: a2v/v2a Recall@1/5/10 over the whole split
 --init takes a pretraining (or any) run or checkpoint folder: the encoder is
 loaded, heads it lacks start fresh. Without --init the model starts from
@@ -292,6 +295,7 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	fs.StringVar(&init, "init", "", "run or checkpoint folder to start from")
 	fs.IntVar(&numLabels, "num-labels", 0, "classes (classification), scores per clip (regression) or labels per clip (multilabel); default: from the labels")
 	fs.BoolVar(&freeze, "freeze-encoder", false, "train only the head")
+	fs.IntVar(&f.o.Negatives, "negatives", f.o.Negatives, "retrieval: in-batch negatives per clip (1 to --batch-size - 1), each clip's audio with the videos of that many distinct shifts of the batch")
 	fs.StringVar(&answers, "answers", "", "vqa: answer vocabulary, one answer per line (num_labels = its line count; answer ids index it)")
 	if err := parse(fs, args); err != nil {
 		return err
