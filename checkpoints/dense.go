@@ -1,6 +1,7 @@
 package checkpoints
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
@@ -147,4 +148,35 @@ func halfToFloat32(h uint16) float32 {
 // bfloat16ToFloat32 is exact: bfloat16 is the top half of a float32.
 func bfloat16ToFloat32(h uint16) float32 {
 	return math.Float32frombits(uint32(h) << 16)
+}
+
+// ErrNonFinite is wrapped by loaders that find NaN or ±Inf weights.
+var ErrNonFinite = errors.New("non-finite weight")
+
+// CheckFinite returns an error naming the tensor, the first non-finite
+// value and its flat index if t holds NaN or ±Inf; integer tensors pass.
+// The error wraps ErrNonFinite.
+func CheckFinite(name string, t *tensor.Dense) error {
+	data, _, err := denseData(t)
+	if err != nil {
+		return fmt.Errorf("tensor %s: %w", name, err)
+	}
+	bad := func(i int, v float64) error {
+		return fmt.Errorf("tensor %s holds %v at index %d: %w", name, v, i, ErrNonFinite)
+	}
+	switch d := data.(type) {
+	case []float32:
+		for i, v := range d {
+			if f := float64(v); math.IsNaN(f) || math.IsInf(f, 0) {
+				return bad(i, f)
+			}
+		}
+	case []float64:
+		for i, v := range d {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return bad(i, v)
+			}
+		}
+	}
+	return nil
 }

@@ -156,6 +156,15 @@ func (t *Trainer) rotate() error {
 	return nil
 }
 
+func sortedNames(m map[string]*tensor.Dense) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
 // loadCheckpoint restores weights, optimizer moments and trainer state.
 func (t *Trainer) loadCheckpoint(dir string) error {
 	if err := checkpoints.VerifyFolder(dir); err != nil {
@@ -183,6 +192,11 @@ func (t *Trainer) loadCheckpoint(dir string) error {
 	weights, _, err := checkpoints.ReadSafetensors(filepath.Join(dir, ModelFile))
 	if err != nil {
 		return fmt.Errorf("train: resume: %w", err)
+	}
+	for _, name := range sortedNames(weights) {
+		if err := checkpoints.CheckFinite(name, weights[name]); err != nil {
+			return fmt.Errorf("train: resume: %s: %w", filepath.Join(dir, ModelFile), err)
+		}
 	}
 	if err := t.m.Params.Load(weights); err != nil {
 		return fmt.Errorf("train: resume: %s: %w", dir, err)

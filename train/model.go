@@ -103,12 +103,26 @@ func ResolveModelDir(dir string) (string, error) {
 // LoadModel reads a model folder (run or checkpoint: config.json +
 // model.safetensors, checksums verified when recorded). The kind comes from
 // the config's architectures (guessed from the tensor names when absent).
+// Weights holding NaN or ±Inf are an error naming the tensor (wrapping
+// checkpoints.ErrNonFinite); LoadModelWith can allow them.
 func LoadModel(dir string) (*layers.Model, error) {
+	return LoadModelWith(dir, ModelLoadOptions{})
+}
+
+// ModelLoadOptions tune LoadModelWith.
+type ModelLoadOptions struct {
+	// AllowNonFinite loads weights holding NaN or ±Inf, for forensic use
+	// (eval/predict/export --allow-nonfinite).
+	AllowNonFinite bool
+}
+
+// LoadModelWith is LoadModel with options.
+func LoadModelWith(dir string, o ModelLoadOptions) (*layers.Model, error) {
 	dir, err := ResolveModelDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	m, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{Strict: true})
+	m, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{Strict: true, AllowNonFinite: o.AllowNonFinite})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}

@@ -40,6 +40,10 @@ type LoadOptions struct {
 	// differs (a classifier with another num_labels) instead of failing.
 	// Mis-shaped encoder tensors are always an error.
 	FreshMismatchedHeads bool
+	// AllowNonFinite loads tensors holding NaN or ±Inf, for forensics;
+	// by default such a tensor is an error naming it (wrapping
+	// checkpoints.ErrNonFinite), since the model would compute NaN.
+	AllowNonFinite bool
 }
 
 // Report says how a checkpoint filled a model. Names in Loaded and Fresh
@@ -91,10 +95,11 @@ func (r *Report) Summary() string {
 // Load builds a model of the given kind (or FromConfig) from an HF
 // checkpoint: a folder with config.json and model.safetensors (or a sharded
 // index), or a bare .safetensors / .npz file with opts.Config. Files listed
-// in a checksums.json beside them are verified first. Encoder tensors are
-// moved between the "" and "tvlt." prefixes as the kinds require; heads the
-// checkpoint lacks are initialised fresh and heads the model lacks are
-// ignored, as listed in the report. Missing or unexpected encoder tensors
+// in a checksums.json beside them are verified first, and a tensor holding
+// NaN or ±Inf is an error naming it unless opts.AllowNonFinite. Encoder
+// tensors are moved between the "" and "tvlt." prefixes as the kinds
+// require; heads the checkpoint lacks are initialised fresh and heads the
+// model lacks are ignored, as listed in the report. Missing or unexpected encoder tensors
 // and mis-shaped tensors are errors naming each tensor with both shapes;
 // the report is returned with them.
 func Load(path string, kind layers.Kind, opts LoadOptions) (*layers.Model, *Report, error) {
@@ -151,6 +156,11 @@ func Load(path string, kind layers.Kind, opts LoadOptions) (*layers.Model, *Repo
 		t, err := src.read(plan[target], dtype)
 		if err != nil {
 			return nil, rep, err
+		}
+		if !opts.AllowNonFinite {
+			if err := checkpoints.CheckFinite(plan[target], t); err != nil {
+				return nil, rep, fmt.Errorf("hf: load %s: %w (the checkpoint is damaged or its training diverged)", src.path, err)
+			}
 		}
 		if err := m.Params.Load(map[string]*tensor.Dense{target: t}); err != nil {
 			return nil, rep, fmt.Errorf("hf: load %s: %w", path, err)

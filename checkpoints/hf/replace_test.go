@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,5 +62,28 @@ func TestSaveVerifiesBeforeReplacing(t *testing.T) {
 	}
 	if err := hf.Save(ck, m); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Fatalf("replacing a checkpoint folder with a modified file: %v", err)
+	}
+}
+
+// TestLoadRefusesNonFinite: a NaN or ±Inf weight is a load error naming
+// the tensor, unless AllowNonFinite.
+func TestLoadRefusesNonFinite(t *testing.T) {
+	m, _ := importGolden(t, hf.FromConfig, hf.LoadOptions{})
+	name := m.Params.Names()[0]
+	m.Params.Value(name).Data().([]float32)[0] = float32(math.Inf(-1))
+	dir := filepath.Join(t.TempDir(), "ck")
+	if err := hf.Save(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{})
+	if err == nil || !errors.Is(err, checkpoints.ErrNonFinite) || !strings.Contains(err.Error(), name) {
+		t.Fatalf("load: %v, want an error naming %s", err, name)
+	}
+	back, _, err := hf.Load(dir, hf.FromConfig, hf.LoadOptions{AllowNonFinite: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := back.Params.Value(name).Data().([]float32)[0]; !math.IsInf(float64(v), -1) {
+		t.Errorf("AllowNonFinite loaded %v, want -Inf", v)
 	}
 }

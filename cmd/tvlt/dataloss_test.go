@@ -1,12 +1,14 @@
 package main
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/checkpoints/hf"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/train"
 )
@@ -76,5 +78,47 @@ func TestExportNeverReplacesTrainingState(t *testing.T) {
 	tinyRun(t, manifest, run, "3", "--resume")
 	if cks, _ := train.ListCheckpoints(run); len(cks) == 0 || cks[len(cks)-1].Step != 3 {
 		t.Errorf("after resuming: %v", cks)
+	}
+}
+
+// TestNonFiniteWeightsRefused: a checkpoint with a NaN weight used to
+// evaluate with exit status 0 and null metrics. Loading it is an error
+// naming the tensor; --allow-nonfinite loads it for forensic use.
+func TestNonFiniteWeightsRefused(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(8, 2, 12))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	tinyRun(t, manifest, run, "1")
+	m, err := train.LoadModel(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const bad = "tvlt.layernorm.weight"
+	m.Params.Value(bad).Data().([]float32)[3] = float32(math.NaN())
+	nan := filepath.Join(dir, "nan")
+	if err := hf.Save(nan, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := train.LoadModel(nan); err == nil || !strings.Contains(err.Error(), bad) {
+		t.Errorf("LoadModel: %v, want an error naming %s", err, bad)
+	}
+	for _, args := range [][]string{
+		{"eval", "--data", manifest, "--ckpt", nan, "--split", "all", "--batch-size", "4"},
+		{"predict", "--data", manifest, "--ckpt", nan, "--split", "all", "--batch-size", "4", "--out", filepath.Join(dir, "preds.jsonl")},
+		{"export", "--ckpt", nan, "--out", filepath.Join(dir, "exported")},
+	} {
+		_, stderr, code := tvlt(t, args...)
+		if code == 0 || !strings.Contains(stderr, bad) || !strings.Contains(stderr, "--allow-nonfinite") {
+			t.Errorf("%s: status %d, want an error naming %s and --allow-nonfinite:\n%s", args[0], code, bad, stderr)
+		}
+		// With the override the model loads; predict then fails writing
+		// NaN to JSON, which is its own (unrelated) check.
+		_, stderr, code = tvlt(t, append(args, "--allow-nonfinite")...)
+		if strings.Contains(stderr, "non-finite weight") || (code != 0 && args[0] != "predict") {
+			t.Errorf("%s --allow-nonfinite: status %d\n%s", args[0], code, stderr)
+		}
 	}
 }

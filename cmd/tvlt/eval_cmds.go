@@ -33,6 +33,7 @@ type evalFlags struct {
 	answers                        string
 	batch                          int
 	seed                           uint64
+	allowNonFinite                 bool
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch-size", 8, "clips (retrieval: pairs) per forward pass")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
+	fs.BoolVar(&f.allowNonFinite, "allow-nonfinite", false, "load weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
 	fs.StringVar(&f.answers, "answers", "", "vqa: answer vocabulary (one answer per line) naming the predicted answers; default: the checkpoint's id2label")
 }
 
@@ -57,9 +59,9 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, fmt.Errorf("%s: no clips in split %q (use --split all, train, val or test)", f.data, f.split)
 		}
 	}
-	m, err := train.LoadModel(f.ckpt)
+	m, err := train.LoadModelWith(f.ckpt, train.ModelLoadOptions{AllowNonFinite: f.allowNonFinite})
 	if err != nil {
-		return nil, train.EvalOptions{}, nil, err
+		return nil, train.EvalOptions{}, nil, nonFiniteHint(err)
 	}
 	if f.answers != "" {
 		vocab, err := readAnswers(f.answers)

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/checkpoints/hf"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
@@ -68,6 +70,7 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	model := fs.String("model", "", "HF class to export: base, pretraining or classification (default: the checkpoint's)")
 	f16 := fs.Bool("f16", false, "store safetensors weights as float16 (half the size)")
 	allowFresh := fs.Bool("allow-fresh", false, "export even if --model adds heads the checkpoint lacks (they get random values)")
+	allowNonFinite := fs.Bool("allow-nonfinite", false, "export weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -97,10 +100,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("export: --out %s is the folder being exported (%s); choose another --out", *out, src)
 		}
 	}
-	m, rep, err := hf.Load(dir, kind, hf.LoadOptions{})
+	m, rep, err := hf.Load(dir, kind, hf.LoadOptions{AllowNonFinite: *allowNonFinite})
 	printReport(stderr, rep, err)
 	if err != nil {
-		return err
+		return nonFiniteHint(err)
 	}
 	if len(rep.Fresh) > 0 && !*allowFresh {
 		return fmt.Errorf("%s lacks %d tensors of %s (%s); they would be exported untrained: pass --allow-fresh to export anyway",
@@ -122,6 +125,15 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fmt.Fprintf(stdout, "exported %s (%d tensors, %d parameters, %s %s) from %s to %s\n",
 		m.Kind, len(m.Params.Names()), m.Params.NumParams(), *format, stored, dir, *out)
 	return nil
+}
+
+// nonFiniteHint adds how to load non-finite weights anyway to a load
+// error caused by them.
+func nonFiniteHint(err error) error {
+	if errors.Is(err, checkpoints.ErrNonFinite) {
+		return fmt.Errorf("%w; pass --allow-nonfinite to load it anyway for inspection", err)
+	}
+	return err
 }
 
 // sameFile reports whether a and b name the same existing file or folder.
