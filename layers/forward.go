@@ -15,7 +15,8 @@ import (
 
 // build wires the graph a batch needs: TvltModel is one encoder pass,
 // TvltForAudioVisualClassification adds its head and loss, and
-// TvltForPreTraining sums the losses of its matching and MAE passes.
+// TvltForPreTraining sums the losses of its matching and MAE passes
+// (weighted by Options.LossWeights).
 func (p *Program) build(b *Batch) error {
 	switch p.m.Kind {
 	case Base:
@@ -230,7 +231,7 @@ func (p *Program) matchingPass(b *Batch) (pass, error) {
 		p.inspect("matching_last_hidden_state", out.last)
 		p.read("matching_logits", logits)
 		p.read("matching_loss", loss)
-		return loss, nil
+		return losses.WeightedSum([]float64{p.lossWeights().Matching}, loss)
 	}}, nil
 }
 
@@ -274,6 +275,7 @@ func (p *Program) maePass(b *Batch) (pass, error) {
 		p.read("audio_logits", aud.logits)
 		p.read("pixel_mae_loss", pixLoss)
 		p.read("audio_mae_loss", audLoss)
-		return losses.Sum(pixLoss, audLoss)
+		w := p.lossWeights()
+		return losses.WeightedSum([]float64{w.PixelMAE, w.AudioMAE}, pixLoss, audLoss)
 	}}, nil
 }

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tvlt-go/tvlt/graph"
 	G "gorgonia.org/gorgonia"
@@ -27,6 +28,48 @@ type Options struct {
 	// OutputAttentions reads attentions/<l> (B, heads, S, S): every encoder
 	// layer's attention probabilities, as the reference's output_attentions.
 	OutputAttentions bool
+	// LossWeights weight TvltForPreTraining's loss terms in its total
+	// "loss"; nil = 1 each (the reference's plain sum).
+	LossWeights *LossWeights
+}
+
+// LossWeights multiply TvltForPreTraining's loss terms in the total loss,
+// as the original TVLT's loss_names weights do: loss = PixelMAE ·
+// pixel_mae_loss + AudioMAE · audio_mae_loss + Matching · matching_loss.
+// The per-task outputs stay unweighted. A weight of 1 leaves its term's
+// graph as it is (bit-identical to no weights); 0 keeps the term's value
+// readable with no gradient from it.
+type LossWeights struct {
+	PixelMAE, AudioMAE, Matching float64
+}
+
+// DefaultLossWeights are 1 each.
+func DefaultLossWeights() LossWeights { return LossWeights{PixelMAE: 1, AudioMAE: 1, Matching: 1} }
+
+// String writes the weights as the CLI takes them: "pixel=1,audio=1,matching=0.5".
+func (w LossWeights) String() string {
+	return fmt.Sprintf("pixel=%v,audio=%v,matching=%v", w.PixelMAE, w.AudioMAE, w.Matching)
+}
+
+// Validate requires finite, non-negative weights.
+func (w LossWeights) Validate() error {
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"pixel", w.PixelMAE}, {"audio", w.AudioMAE}, {"matching", w.Matching}} {
+		if !(x.v >= 0) || math.IsInf(x.v, 0) {
+			return fmt.Errorf("layers: loss weight %s=%v must be finite and >= 0", x.name, x.v)
+		}
+	}
+	return nil
+}
+
+// lossWeights are the program's weights (Options.LossWeights or 1 each).
+func (p *Program) lossWeights() LossWeights {
+	if p.opts.LossWeights != nil {
+		return *p.opts.LossWeights
+	}
+	return DefaultLossWeights()
 }
 
 // Program is a model compiled for one input signature (batch size, frame
@@ -137,6 +180,9 @@ func (m *Model) Compile(b *Batch, opts Options) (p *Program, err error) {
 		p.bd.dropSeed = p.placeholder("dropout_seed", tensor.Int64, 1)
 	}
 	p.dims = m.dimsOf(b)
+	if err := p.lossWeights().Validate(); err != nil {
+		return nil, err
+	}
 	if err := p.build(b); err != nil {
 		return nil, err
 	}

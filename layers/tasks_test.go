@@ -3,10 +3,13 @@ package layers
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/graph"
+	"github.com/tvlt-go/tvlt/internal/golden"
 	"gorgonia.org/tensor"
 )
 
@@ -77,5 +80,76 @@ func TestSoftLabelLosses(t *testing.T) {
 				t.Errorf("%s: class-id labels accepted", lt)
 			}
 		}
+	}
+}
+
+// TestPretrainingLossWeights: the total loss is Σ w·term of the (still
+// unweighted) per-task outputs; weights of 1 give the unweighted program
+// bit for bit; a matching weight of 0 leaves the matching head without
+// gradient while the MAE decoder still learns.
+func TestPretrainingLossWeights(t *testing.T) {
+	dir := golden.Dir(t)
+	in := golden.Load(t, dir, "inputs.npz")
+	rec := golden.Load(t, dir, "pretraining.npz")
+	m := goldenModel(t, dir, "config.json", "weights.safetensors", Pretraining, tensor.Float64)
+	b := pretrainingBatch(t, in, rec)
+	p0, plain := run(t, m, b, Options{Train: true})
+	g0, _ := p0.Grads()
+	want0 := map[string][]float64{}
+	for k, v := range g0 {
+		want0[k] = append([]float64(nil), graph.Float64s(v)...)
+	}
+	ones := DefaultLossWeights()
+	p1, res1 := run(t, m, b, Options{Train: true, LossWeights: &ones})
+	if a, b := res1.Scalar("loss"), plain.Scalar("loss"); a != b {
+		t.Errorf("weights 1: loss %v, unweighted %v", a, b)
+	}
+	g1, _ := p1.Grads()
+	for k, v := range g1 {
+		if !slices.Equal(graph.Float64s(v), want0[k]) {
+			t.Errorf("weights 1: gradient of %s differs from the unweighted program's", k)
+		}
+	}
+
+	w := LossWeights{PixelMAE: 2, AudioMAE: 0.5, Matching: 0}
+	p, res := run(t, m, b, Options{Train: true, LossWeights: &w})
+	pix, aud, match := res.Scalar("pixel_mae_loss"), res.Scalar("audio_mae_loss"), res.Scalar("matching_loss")
+	for k, v := range map[string]float64{"pixel_mae_loss": pix, "audio_mae_loss": aud, "matching_loss": match} {
+		if v != plain.Scalar(k) {
+			t.Errorf("%s = %v with weights, %v without: the per-task losses must stay unweighted", k, v, plain.Scalar(k))
+		}
+	}
+	if got, want := res.Scalar("loss"), 2*pix+0.5*aud+0*match; math.Abs(got-want) > 1e-12*math.Abs(want) || !(match > 0) {
+		t.Errorf("weighted loss %v, want 2·%v + 0.5·%v + 0·%v = %v", got, pix, aud, match, want)
+	}
+	grads, err := p.Grads()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head, decoder int
+	for k, v := range grads {
+		norm := 0.0
+		for _, x := range graph.Float64s(v) {
+			norm += x * x
+		}
+		switch {
+		case strings.HasPrefix(k, "matching_head."):
+			head++
+			if norm != 0 {
+				t.Errorf("matching weight 0: %s has gradient norm² %v", k, norm)
+			}
+		case strings.HasPrefix(k, "decoder.") || strings.HasSuffix(k, "_mae_head.decoder.weight"):
+			decoder++
+			if strings.HasSuffix(k, ".weight") && norm == 0 {
+				t.Errorf("%s has no gradient", k)
+			}
+		}
+	}
+	if head == 0 || decoder == 0 {
+		t.Fatalf("%d matching-head and %d decoder gradients (names: %v)", head, decoder, sortedKeys(grads))
+	}
+	bad := LossWeights{PixelMAE: -1, AudioMAE: 1, Matching: 1}
+	if _, err := m.Compile(b, Options{Train: true, LossWeights: &bad}); err == nil || !strings.Contains(err.Error(), "pixel=-1") {
+		t.Errorf("negative weight: %v", err)
 	}
 }

@@ -19,6 +19,9 @@ type EvalOptions struct {
 	Seed      uint64 // matching negatives and MAE masks of pretraining evaluation
 	Workers   int
 	CacheDir  string
+	// LossWeights weight a pretraining model's total loss as in training
+	// (Options.LossWeights); nil = 1 each. The per-task losses are unweighted.
+	LossWeights *layers.LossWeights
 }
 
 // Model outputs the trainer and the evaluator read besides the losses.
@@ -38,9 +41,10 @@ const (
 
 // programs caches one compiled graph per input signature.
 type programs struct {
-	m     *layers.Model
-	train bool
-	byKey map[string]*layers.Program
+	m       *layers.Model
+	train   bool
+	weights *layers.LossWeights // pretraining loss weights; nil = 1 each
+	byKey   map[string]*layers.Program
 }
 
 func newPrograms(m *layers.Model, train bool) *programs {
@@ -54,7 +58,7 @@ func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error)
 	}
 	prog, ok := p.byKey[sig]
 	if !ok {
-		prog, err = p.m.Compile(b, layers.Options{Train: p.train})
+		prog, err = p.m.Compile(b, layers.Options{Train: p.train, LossWeights: p.weights})
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: compiling %s: %w", sig, err)
 		}
@@ -100,7 +104,9 @@ func newEvaluator(m *layers.Model, opts EvalOptions) *evaluator {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 8
 	}
-	return &evaluator{m: m, opts: opts, progs: newPrograms(m, false)}
+	progs := newPrograms(m, false)
+	progs.weights = opts.LossWeights
+	return &evaluator{m: m, opts: opts, progs: progs}
 }
 
 // Evaluate computes the task's metrics over clips:

@@ -120,6 +120,15 @@ type Options struct {
 	KeepLast   int    // newest checkpoints kept besides the best, at least 1: --resume continues the newest (2)
 	BestMetric string // eval metric selecting the best checkpoint, one of EvalMetrics(Task) (DefaultMetric(Task))
 
+	// Pretraining: the weights of the loss terms in the total loss (the
+	// original TVLT's loss weights), each finite and >= 0; the logged
+	// per-task losses stay unweighted (1, 1, 1).
+	LossWeights layers.LossWeights
+	// Pretraining with matching: the share of clips whose audio is paired
+	// with another clip's video, in [0, 1]; 0 = true pairs only (0.5).
+	// Evaluation keeps 0.5, so matching_accuracy stays comparable.
+	NegativeRatio float64
+
 	FreezeEncoder bool // train only the heads (parameters outside "tvlt.") (false)
 	Resume        bool // continue from the newest checkpoint in Out (false)
 
@@ -145,6 +154,8 @@ func DefaultOptions(t Task) Options {
 		BatchSize:     8,
 		Negatives:     1,
 		GradAccum:     1,
+		LossWeights:   layers.DefaultLossWeights(),
+		NegativeRatio: matchingNegatives,
 		LR:            1e-4,
 		Schedule:      "cosine",
 		WeightDecay:   0.01,
@@ -198,6 +209,10 @@ func (o *Options) Validate() error {
 		return bad("Negatives", o.Negatives, "must be >= 1")
 	case o.Task == TaskRetrieval && o.Negatives > o.BatchSize-1:
 		return bad("Negatives", o.Negatives, fmt.Sprintf("at most batch size - 1 = %d (in-batch negatives are the other clips of the batch)", o.BatchSize-1))
+	case o.LossWeights.Validate() != nil:
+		return bad("LossWeights", o.LossWeights.String(), "each weight must be finite and >= 0")
+	case !(o.NegativeRatio >= 0 && o.NegativeRatio <= 1):
+		return bad("NegativeRatio", o.NegativeRatio, "must be in [0, 1] (0: true pairs only)")
 	case o.GradAccum < 1:
 		return bad("GradAccum", o.GradAccum, "must be >= 1")
 	case !(o.LR > 0) || math.IsInf(o.LR, 0):

@@ -127,8 +127,8 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 func (t *Trainer) loader() (*data.Loader, error) {
 	neg := noNegatives
 	pre := t.opts.Task == TaskPretrain
-	if pre && t.m.Config.TaskMatching {
-		neg = matchingNegatives
+	if pre && t.m.Config.TaskMatching && t.opts.NegativeRatio > 0 {
+		neg = t.opts.NegativeRatio
 	}
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
@@ -185,8 +185,8 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	t.state = State{Task: o.Task, Total: total, Seed: o.Seed, BatchSize: o.BatchSize, GradAccum: o.GradAccum, BestMetric: o.BestMetric}
 	switch {
 	case o.Resume && len(cks) > 0:
-		last := cks[len(cks)-1].Dir
-		if err := t.loadCheckpoint(last); err != nil {
+		last, err := t.resume(cks)
+		if err != nil {
 			return nil, err
 		}
 		t.state.Total = total
@@ -206,8 +206,9 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 		return nil, err
 	}
 	t.progs = newPrograms(t.m, true)
+	t.progs.weights = &o.LossWeights
 	defer t.progs.close()
-	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir})
+	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights})
 	defer t.evaluator.progs.close()
 	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
 		return nil, err

@@ -254,3 +254,62 @@ func TestRetrievalNegativesCLI(t *testing.T) {
 		t.Errorf("--negatives 4 with batches of 4: status %d, %q", code, stderr)
 	}
 }
+
+// TestLossWeightsCLI: pretrain --loss-weights and --negative-ratio; the
+// reported total (train records and the final evaluation) is the weighted
+// sum of the unweighted per-task losses; bad values are usage errors.
+func TestLossWeightsCLI(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(24, 2, 5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "pre")
+	stdout, stderr, code := tvlt(t, "pretrain", "--data", manifest, "--out", run, "--preset", "tiny", "--steps", "2", "--batch-size", "4",
+		"--loss-weights", "pixel=2,audio=0.5,matching=0", "--negative-ratio", "0.3", "--log-every", "1", "--eval-split", "test", "--plain")
+	if code != 0 {
+		t.Fatalf("pretrain: status %d\n%s", code, stderr)
+	}
+	check := func(what string, m map[string]any) {
+		t.Helper()
+		loss, _ := m["loss"].(float64)
+		pix, _ := m["pixel_mae_loss"].(float64)
+		aud, _ := m["audio_mae_loss"].(float64)
+		if want := 2*pix + 0.5*aud; !(pix > 0 && aud > 0) || math.Abs(loss-want) > 1e-6*want {
+			t.Errorf("%s: loss %v, want 2·%v + 0.5·%v = %v", what, loss, pix, aud, want)
+		}
+		if _, ok := m["matching_loss"].(float64); !ok {
+			t.Errorf("%s: no matching_loss in %v", what, m)
+		}
+	}
+	check("final evaluation", lastJSON(t, stdout))
+	buf, err := os.ReadFile(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(buf)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["type"] == "train" {
+			n++
+			check("train record", m)
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d train records, want 2", n)
+	}
+	for _, c := range []struct{ flag, value, want string }{
+		{"--loss-weights", "pixel=1,text=2", `unknown term "text"`},
+		{"--loss-weights", "pixel", "want term=weight"},
+		{"--loss-weights", "matching=-1", "--loss-weights"},
+		{"--negative-ratio", "1.5", "--negative-ratio 1.5"},
+	} {
+		_, stderr, code := tvlt(t, "pretrain", "--data", manifest, "--out", filepath.Join(dir, "bad"), "--preset", "tiny", c.flag, c.value)
+		if code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%s %s: status %d, %q", c.flag, c.value, code, stderr)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/tvlt-go/tvlt/config"
@@ -41,7 +42,44 @@ var optionFlags = map[string]string{
 	"GradAccum": "grad-accum", "LR": "lr", "MinLR": "min-lr", "Warmup": "warmup", "Schedule": "schedule",
 	"WeightDecay": "weight-decay", "ClipNorm": "clip", "LogEvery": "log-every", "EvalEvery": "eval-every",
 	"SaveEvery": "save-every", "KeepLast": "keep", "BestMetric": "best-metric", "Workers": "workers",
-	"Negatives": "negatives",
+	"Negatives": "negatives", "LossWeights": "loss-weights", "NegativeRatio": "negative-ratio",
+}
+
+// lossWeightsFlag parses --loss-weights pixel=W,audio=W,matching=W into
+// the run's layers.LossWeights; terms not named keep their weight.
+type lossWeightsFlag struct{ w *layers.LossWeights }
+
+func (f lossWeightsFlag) String() string {
+	if f.w == nil {
+		return layers.DefaultLossWeights().String()
+	}
+	return f.w.String()
+}
+
+func (f lossWeightsFlag) Set(s string) error {
+	w := *f.w
+	for _, part := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return fmt.Errorf("%q: want term=weight (pixel, audio, matching)", part)
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("%s: bad weight %q", k, v)
+		}
+		switch strings.TrimSpace(k) {
+		case "pixel":
+			w.PixelMAE = x
+		case "audio":
+			w.AudioMAE = x
+		case "matching":
+			w.Matching = x
+		default:
+			return fmt.Errorf("unknown term %q (want pixel, audio, matching)", k)
+		}
+	}
+	*f.w = w
+	return nil
 }
 
 func (f *trainFlags) register(fs *flag.FlagSet) {
@@ -195,10 +233,13 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 --resume continues bit for bit. Ctrl-C saves a checkpoint and exits (130).`, `
   tvlt pretrain --data clips.jsonl --out runs/pre --preset small --steps 2000 --batch-size 16 --lr 5e-4 --warmup 200
   tvlt pretrain --data clips.jsonl --out runs/pre --tasks mae --save-every 500
+  tvlt pretrain --data clips.jsonl --out runs/pre --loss-weights pixel=1,audio=1,matching=0.5 --negative-ratio 0.3
   tvlt pretrain --data clips.jsonl --out runs/pre --resume`, stderr)
 	f.register(fs)
 	fs.StringVar(&tasks, "tasks", "mae,matching", "pretraining objectives: mae, matching or both")
 	fs.IntVar(&vizEvery, "viz-every", 0, "steps between MAE reconstruction pictures of a fixed eval clip in OUT/viz/step-N.png (0: none)")
+	fs.Var(lossWeightsFlag{&f.o.LossWeights}, "loss-weights", "weights of the loss terms in the total loss, pixel=W,audio=W,matching=W (unnamed terms keep 1; logged per-task losses are unweighted)")
+	fs.Float64Var(&f.o.NegativeRatio, "negative-ratio", f.o.NegativeRatio, "share of matching pairs whose video comes from another clip, 0 to 1 (0: true pairs only; evaluation keeps 0.5)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
