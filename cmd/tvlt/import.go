@@ -46,7 +46,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	config := fs.String("config", "", "config.json to use (required for a bare weights file; overrides the folder's)")
 	model := fs.String("model", "", "HF class to import as: base, pretraining or classification (default: the config's architectures)")
 	numLabels := fs.Int("num-labels", 0, "override num_labels (classification head size); 0 keeps the config's")
-	lossType := fs.String("loss-type", "", "override loss_type: classification or regression")
+	lossType := fs.String("loss-type", "", "override loss_type: classification, regression, or the tvlt-go extensions multilabel and vqa")
 	seed := fs.Uint64("seed", 0, "seed for heads the checkpoint lacks")
 	strict := fs.Bool("strict", false, "fail unless the checkpoint holds exactly the chosen class's tensors")
 	if err := parse(fs, args); err != nil {

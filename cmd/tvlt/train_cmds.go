@@ -51,7 +51,7 @@ type lossWeightsFlag struct{ w *layers.LossWeights }
 
 func (f lossWeightsFlag) String() string {
 	if f.w == nil {
-		return layers.DefaultLossWeights().String()
+		return "" // the zero value, so that -help shows the default
 	}
 	return f.w.String()
 }
@@ -108,7 +108,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&o.EvalEvery, "eval-every", d.EvalEvery, "steps between evaluations on --eval-split (0: at the end only)")
 	fs.IntVar(&o.SaveEvery, "save-every", d.SaveEvery, "steps between checkpoints (0: at the end only)")
 	fs.IntVar(&o.KeepLast, "keep", d.KeepLast, "newest checkpoints kept besides the best one (at least 1: --resume continues the newest)")
-	fs.StringVar(&o.BestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae or recall_mean by task)")
+	fs.StringVar(&o.BestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae, mean_weighted_accuracy, vqa_score or recall_mean by task)")
 	fs.StringVar(&f.evalSplit, "eval-split", "val", "split evaluated during training (\"none\" to skip)")
 	fs.BoolVar(&o.Resume, "resume", d.Resume, "continue the newest checkpoint in --out exactly")
 	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
