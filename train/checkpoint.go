@@ -139,8 +139,22 @@ func (t *Trainer) writeRunModel() error {
 	return checkpoints.WriteFileChecksummed(t.opts.Out, ModelFile, enc.Encode)
 }
 
+// pruningMarker prefixes the hidden name a checkpoint is renamed to before
+// it is deleted, so a kill mid-delete never leaves a visible, incomplete
+// checkpoint-N (ListCheckpoints skips hidden names).
+const pruningMarker = ".pruning-"
+
+// pruneRemove deletes a renamed checkpoint; tests replace it to simulate
+// a kill during the delete.
+var pruneRemove = os.RemoveAll
+
 // rotate deletes checkpoints beyond the newest KeepLast, sparing the best.
+// Each is first renamed to a hidden .pruning-checkpoint-N, then deleted;
+// leftovers of an interrupted prune are deleted first.
 func (t *Trainer) rotate() error {
+	if err := removeStalePrunes(t.opts.Out); err != nil {
+		return err
+	}
 	cks, err := ListCheckpoints(t.opts.Out)
 	if err != nil {
 		return err
@@ -149,11 +163,71 @@ func (t *Trainer) rotate() error {
 		if i >= len(cks)-t.opts.KeepLast || (t.state.BestValue != nil && c.Step == t.state.BestStep) {
 			continue
 		}
-		if err := os.RemoveAll(c.Dir); err != nil {
+		hidden := filepath.Join(t.opts.Out, pruningMarker+filepath.Base(c.Dir))
+		if err := os.RemoveAll(hidden); err != nil {
+			return fmt.Errorf("train: removing old checkpoint: %w", err)
+		}
+		if err := os.Rename(c.Dir, hidden); err != nil {
+			return fmt.Errorf("train: removing old checkpoint: %w", err)
+		}
+		if err := pruneRemove(hidden); err != nil {
 			return fmt.Errorf("train: removing old checkpoint: %w", err)
 		}
 	}
 	return nil
+}
+
+// removeStalePrunes deletes the hidden folders an interrupted prune left.
+func removeStalePrunes(run string) error {
+	ents, err := os.ReadDir(run)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), pruningMarker) {
+			if err := os.RemoveAll(filepath.Join(run, e.Name())); err != nil {
+				return fmt.Errorf("train: removing an interrupted prune: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkIntact reports why a checkpoint folder cannot be resumed from: a
+// file the trainer writes is missing or unrecorded, or a recorded file
+// does not match its checksum.
+func checkIntact(dir string) error {
+	sums, err := checkpoints.ReadChecksums(dir)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{ConfigFile, ModelFile, OptimizerFile, TrainerStateFile} {
+		if _, ok := sums.Files[name]; !ok {
+			return fmt.Errorf("%s: %s is not recorded in %s", dir, name, checkpoints.ChecksumsFile)
+		}
+	}
+	return checkpoints.VerifyFolder(dir)
+}
+
+// resume restores the newest intact checkpoint of cks (sorted by step):
+// an incomplete or corrupt newer one (a save or prune killed half-way, a
+// damaged disk) is skipped with a warning. Other errors (another task,
+// seed or config) stop the resume. It returns the folder resumed from.
+func (t *Trainer) resume(cks []Checkpoint) (string, error) {
+	var skipped []string
+	for i := len(cks) - 1; i >= 0; i-- {
+		dir := cks[i].Dir
+		if err := checkIntact(dir); err != nil {
+			fmt.Fprintf(t.opts.Log, "warning: not resuming from %s, which is incomplete or corrupt (%v); trying the previous checkpoint\n", dir, err)
+			skipped = append(skipped, filepath.Base(dir))
+			continue
+		}
+		if err := t.loadVerified(dir); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("train: resume: no intact checkpoint in %s (%s incomplete or corrupt)", t.opts.Out, strings.Join(skipped, ", "))
 }
 
 func sortedNames(m map[string]*tensor.Dense) []string {
@@ -165,11 +239,9 @@ func sortedNames(m map[string]*tensor.Dense) []string {
 	return names
 }
 
-// loadCheckpoint restores weights, optimizer moments and trainer state.
-func (t *Trainer) loadCheckpoint(dir string) error {
-	if err := checkpoints.VerifyFolder(dir); err != nil {
-		return fmt.Errorf("train: resume: %w", err)
-	}
+// loadVerified restores weights, optimizer moments and trainer state from
+// a checkpoint whose checksums were verified (checkIntact).
+func (t *Trainer) loadVerified(dir string) error {
 	st, err := ReadState(dir)
 	if err != nil {
 		return err

@@ -97,7 +97,14 @@ func ResolveModelDir(dir string) (string, error) {
 	if len(ck) == 0 {
 		return "", fmt.Errorf("train: %s: neither %s nor a checkpoint-* folder", dir, ModelFile)
 	}
-	return ck[len(ck)-1].Dir, nil
+	// The newest checkpoint holding a model (an interrupted prune of an
+	// older version could leave one without).
+	for i := len(ck) - 1; i >= 0; i-- {
+		if fileExists(filepath.Join(ck[i].Dir, ModelFile)) && fileExists(filepath.Join(ck[i].Dir, ConfigFile)) {
+			return ck[i].Dir, nil
+		}
+	}
+	return "", fmt.Errorf("train: %s: no %s, and none of its checkpoint-* folders holds %s and %s", dir, ModelFile, ModelFile, ConfigFile)
 }
 
 // LoadModel reads a model folder (run or checkpoint: config.json +
