@@ -3,6 +3,7 @@ package train
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -191,6 +192,58 @@ func removeStalePrunes(run string) error {
 		}
 	}
 	return nil
+}
+
+// checkRunFolder refuses to start a run over the results of another:
+// model.safetensors, metrics.jsonl or checksums.json in Out (a finished run
+// whose checkpoints were pruned, an imported folder) or its checkpoints,
+// unless Resume continues those checkpoints or Overwrite deletes it all
+// first. It returns the checkpoints left.
+func (t *Trainer) checkRunFolder(cks []Checkpoint) ([]Checkpoint, error) {
+	o := &t.opts
+	if o.Resume && o.Overwrite {
+		return cks, fmt.Errorf("train: %s: --resume continues the run and --overwrite deletes it; pass one", o.Out)
+	}
+	if o.Resume && len(cks) > 0 {
+		return cks, nil
+	}
+	var held []string
+	for _, name := range []string{ModelFile, MetricsFile, checkpoints.ChecksumsFile} {
+		if _, err := os.Lstat(filepath.Join(o.Out, name)); err == nil {
+			held = append(held, name)
+		}
+	}
+	for _, c := range cks {
+		held = append(held, filepath.Base(c.Dir))
+	}
+	switch {
+	case len(held) == 0:
+		return cks, nil
+	case o.Overwrite:
+	case o.Resume:
+		return cks, fmt.Errorf("train: %s holds %s but no checkpoint-* folder to resume from: pass --overwrite to start over (deleting them) or choose another --out", o.Out, strings.Join(held, ", "))
+	case len(cks) > 0:
+		return cks, fmt.Errorf("train: %s already holds checkpoints (%s ...): pass --resume to continue it, --overwrite to start over (deleting it) or choose another --out", o.Out, filepath.Base(cks[0].Dir))
+	default:
+		return cks, fmt.Errorf("train: %s already holds %s (a finished or imported run): pass --overwrite to start over (deleting them) or choose another --out", o.Out, strings.Join(held, ", "))
+	}
+	fmt.Fprintf(o.Log, "--overwrite: deleting %s from %s\n", strings.Join(held, ", "), o.Out)
+	// The manifest first: a kill part-way then leaves no stale checksums.
+	for _, name := range []string{checkpoints.ChecksumsFile, ModelFile, MetricsFile} {
+		if err := os.Remove(filepath.Join(o.Out, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return cks, fmt.Errorf("train: --overwrite: %w", err)
+		}
+	}
+	for _, c := range cks {
+		hidden := filepath.Join(o.Out, pruningMarker+filepath.Base(c.Dir))
+		if err := os.Rename(c.Dir, hidden); err != nil {
+			return cks, fmt.Errorf("train: --overwrite: %w", err)
+		}
+		if err := os.RemoveAll(hidden); err != nil {
+			return cks, fmt.Errorf("train: --overwrite: %w", err)
+		}
+	}
+	return nil, nil
 }
 
 // checkIntact reports why a checkpoint folder cannot be resumed from: a

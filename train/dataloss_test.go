@@ -177,3 +177,68 @@ func TestResumeSkipsBrokenCheckpoint(t *testing.T) {
 		t.Errorf("resume without an intact checkpoint: %v", err)
 	}
 }
+
+// TestRunFolderRefusedWithoutOverwrite: a run folder holding a model or
+// metrics but no checkpoint-* (a finished run whose checkpoints were
+// pruned, an imported folder) used to be overwritten by a new run:
+// model.safetensors replaced, metrics.jsonl truncated, the imported
+// folder's checksums left stale. It is refused unless Overwrite.
+func TestRunFolderRefusedWithoutOverwrite(t *testing.T) {
+	out := t.TempDir()
+	o := pretrainOpts(out)
+	o.Steps = 2
+	if _, err := runTiny(t, o); err != nil {
+		t.Fatal(err)
+	}
+	cks, _ := ListCheckpoints(out)
+	for _, c := range cks {
+		if err := os.RemoveAll(c.Dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	model, metrics := read(ModelFile), read(MetricsFile)
+	for _, tc := range []struct {
+		resume, overwrite bool
+		want              string
+	}{
+		{false, false, "already holds model.safetensors, metrics.jsonl"},
+		{true, false, "no checkpoint-* folder to resume from"},
+		{true, true, "pass one"},
+	} {
+		o := pretrainOpts(out)
+		o.Steps, o.Seed, o.Resume, o.Overwrite = 2, 99, tc.resume, tc.overwrite
+		if _, err := runTiny(t, o); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), out) {
+			t.Errorf("resume %v overwrite %v: %v, want an error containing %q", tc.resume, tc.overwrite, err, tc.want)
+		}
+		if read(ModelFile) != model || read(MetricsFile) != metrics {
+			t.Fatalf("resume %v overwrite %v: the refused run changed the folder", tc.resume, tc.overwrite)
+		}
+	}
+	if err := checkpoints.VerifyFile(out, ModelFile); err != nil {
+		t.Fatal(err)
+	}
+
+	// Overwrite starts afresh: another seed, new weights, checksums that
+	// verify, no stale checkpoints.
+	o = pretrainOpts(out)
+	o.Steps, o.Seed, o.Overwrite = 2, 99, true
+	if _, err := runTiny(t, o); err != nil {
+		t.Fatal(err)
+	}
+	if read(ModelFile) == model {
+		t.Error("--overwrite kept the old model")
+	}
+	if err := checkpoints.VerifyFolder(out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadModel(out); err != nil {
+		t.Fatal(err)
+	}
+}

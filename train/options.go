@@ -131,6 +131,10 @@ type Options struct {
 
 	FreezeEncoder bool // train only the heads (parameters outside "tvlt.") (false)
 	Resume        bool // continue from the newest checkpoint in Out (false)
+	// Overwrite starts afresh in an Out that holds another run's results
+	// (model.safetensors, metrics.jsonl, checksums.json, checkpoint-*),
+	// deleting them first; without it (or Resume) such an Out is refused.
+	Overwrite bool // (false)
 
 	EvalBatchSize int    // clips (retrieval: pairs) per evaluation pass, at least 1 (8, like BatchSize)
 	Workers       int    // loader goroutines, at least 1 (GOMAXPROCS)

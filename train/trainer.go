@@ -182,6 +182,9 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if cks, err = t.checkRunFolder(cks); err != nil {
+		return nil, err
+	}
 	t.state = State{Task: o.Task, Total: total, Seed: o.Seed, BatchSize: o.BatchSize, GradAccum: o.GradAccum, BestMetric: o.BestMetric}
 	switch {
 	case o.Resume && len(cks) > 0:

@@ -122,3 +122,41 @@ func TestNonFiniteWeightsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOverwriteFlag: pretrain --out on an imported folder (config.json,
+// model.safetensors, checksums.json, no checkpoint-*) used to replace its
+// model and leave its checksums stale. It is refused unless --overwrite.
+func TestOverwriteFlag(t *testing.T) {
+	dir := t.TempDir()
+	manifest, err := data.GenerateDemo(filepath.Join(dir, "data"), demoOpts(8, 2, 13))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := filepath.Join(dir, "run")
+	tinyRun(t, manifest, run, "1")
+	imp := filepath.Join(dir, "imported")
+	if _, stderr, code := tvlt(t, "import", "--from", run, "--out", imp); code != 0 {
+		t.Fatalf("import: status %d\n%s", code, stderr)
+	}
+	before, _ := os.ReadFile(filepath.Join(imp, train.ModelFile))
+	args := []string{"pretrain", "--data", manifest, "--out", imp, "--preset", "tiny", "--steps", "1", "--batch-size", "4", "--eval-split", "none", "--plain", "--seed", "5"}
+	if _, stderr, code := tvlt(t, args...); code == 0 || !strings.Contains(stderr, "--overwrite") {
+		t.Fatalf("pretrain into an imported folder: status %d\n%s", code, stderr)
+	}
+	after, _ := os.ReadFile(filepath.Join(imp, train.ModelFile))
+	if string(before) != string(after) {
+		t.Fatal("the refused run replaced the imported model")
+	}
+	if err := checkpoints.VerifyFolder(imp); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := tvlt(t, append(args, "--overwrite")...); code != 0 {
+		t.Fatalf("pretrain --overwrite: status %d\n%s", code, stderr)
+	}
+	if err := checkpoints.VerifyFolder(imp); err != nil {
+		t.Fatalf("after --overwrite: %v", err)
+	}
+	if _, err := train.LoadModel(imp); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -111,6 +111,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.BestMetric, "best-metric", "", "eval metric selecting the best checkpoint (default: loss, accuracy, mae, mean_weighted_accuracy, vqa_score or recall_mean by task)")
 	fs.StringVar(&f.evalSplit, "eval-split", "val", "split evaluated during training (\"none\" to skip)")
 	fs.BoolVar(&o.Resume, "resume", d.Resume, "continue the newest checkpoint in --out exactly")
+	fs.BoolVar(&o.Overwrite, "overwrite", d.Overwrite, "start afresh in an --out holding another run's model, metrics or checkpoints, deleting them (without it or --resume such an --out is refused)")
 	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
 	fs.IntVar(&o.Workers, "workers", d.Workers, "decoding goroutines (default: one per core)")
 	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
