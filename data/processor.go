@@ -183,7 +183,7 @@ type Size struct {
 type ProcessorOptions struct {
 	DoResize      bool       // do_resize (true)
 	Size          Size       // size: shortest edge max(image_size), so the crop never pads
-	Resample      string     // resample: "bilinear" (Pillow's, bit for bit) is the only filter implemented
+	Resample      string     // resample: "bilinear" (the default), "bicubic" or "nearest", Pillow's bit for bit
 	DoCenterCrop  bool       // do_center_crop (true)
 	CropSize      [2]int     // crop_size (height, width): the model's image_size
 	DoRescale     bool       // do_rescale (true)
@@ -233,11 +233,12 @@ func DefaultProcessorOptions(cfg config.Config) ProcessorOptions {
 // (TvltImageProcessor + TvltFeatureExtractor) plus the loader's padding and
 // MAE masks. It is safe for concurrent use.
 type Processor struct {
-	cfg  config.Config
-	opts ProcessorOptions
-	ext  *audio.Extractor
-	vid  video.ProcessorConfig // the loader's image pipeline, used when the switches allow
-	fast bool
+	cfg    config.Config
+	opts   ProcessorOptions
+	ext    *audio.Extractor
+	vid    video.ProcessorConfig // the loader's image pipeline, used when the switches allow
+	fast   bool
+	filter video.Filter // the resample filter
 }
 
 // NewProcessor checks cfg and opts and prepares the feature extractor.
@@ -249,12 +250,11 @@ func NewProcessor(cfg config.Config, opts ProcessorOptions) (*Processor, error) 
 	bad := func(name string, v any, why string) error {
 		return fmt.Errorf("data: processor: %s %v: %s", name, v, why)
 	}
-	switch strings.ToLower(o.Resample) {
-	case "", "bilinear":
-		o.Resample = "bilinear"
-	default:
-		return nil, bad("resample", fmt.Sprintf("%q", o.Resample), `only "bilinear" (Pillow's antialiased bilinear, the reference default) is implemented; nearest and bicubic are not`)
+	filter, err := video.ParseFilter(strings.ToLower(o.Resample))
+	if err != nil {
+		return nil, bad("resample", fmt.Sprintf("%q", o.Resample), `want "bilinear" (the reference default), "bicubic" or "nearest"`)
 	}
+	o.Resample = filter.String()
 	switch {
 	case o.DoResize && o.Size.ShortestEdge < 0:
 		return nil, bad("size.shortest_edge", o.Size.ShortestEdge, "must be positive")
@@ -290,12 +290,12 @@ func NewProcessor(cfg config.Config, opts ProcessorOptions) (*Processor, error) 
 	if err != nil {
 		return nil, fmt.Errorf("data: processor: %w", err)
 	}
-	p := &Processor{cfg: cfg, opts: o, ext: ext}
+	p := &Processor{cfg: cfg, opts: o, ext: ext, filter: filter}
 	p.vid = video.ProcessorConfig{
 		ShortestEdge: o.Size.ShortestEdge, CropH: o.CropSize[0], CropW: o.CropSize[1],
 		PatchSize: o.PatchSize, Mean: o.ImageMean, Std: o.ImageStd, RescaleFactor: o.RescaleFactor,
 	}
-	p.fast = o.DoResize && o.Size.ShortestEdge > 0 && o.DoCenterCrop && o.DoRescale && o.DoNormalize && p.vid.Validate() == nil
+	p.fast = filter == video.Bilinear && o.DoResize && o.Size.ShortestEdge > 0 && o.DoCenterCrop && o.DoRescale && o.DoNormalize && p.vid.Validate() == nil
 	return p, nil
 }
 
@@ -410,7 +410,7 @@ func (p *Processor) frame(out []float32, u8 []uint8, f32 []float32, h, w, oh, ow
 				unit = true
 			}
 		}
-		r := video.ResizeBilinear(video.Frame{H: h, W: w, Pix: u8}, rh, rw)
+		r := video.Resize(video.Frame{H: h, W: w, Pix: u8}, rh, rw, p.filter)
 		if r.H == 0 {
 			return fmt.Errorf("cannot resize %dx%d to %dx%d", h, w, rh, rw)
 		}

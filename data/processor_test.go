@@ -311,8 +311,7 @@ func TestProcessorImageSwitches(t *testing.T) {
 			set  func(*ProcessorOptions)
 			want string
 		}{
-			{func(o *ProcessorOptions) { o.Resample = "bicubic" }, `resample "bicubic"`},
-			{func(o *ProcessorOptions) { o.Resample = "nearest" }, `resample "nearest"`},
+			{func(o *ProcessorOptions) { o.Resample = "lanczos" }, `resample "lanczos"`},
 			{func(o *ProcessorOptions) { o.SamplingRate = 22050 }, "sampling_rate 22050"},
 			{func(o *ProcessorOptions) { o.ImageStd[1] = 0 }, "image_std"},
 			{func(o *ProcessorOptions) { o.NumFrames = 0 }, "num_frames"},
@@ -590,6 +589,10 @@ func TestProcessorAgainstReference(t *testing.T) {
 		// size["shortest_edge"] for the mask and raises KeyError on it.)
 		{with("do_rescale", false), func(o *ProcessorOptions) { o.DoRescale = false }, true},
 		{with("do_resize", false, "do_rescale", false), func(o *ProcessorOptions) { o.DoResize, o.DoRescale = false, false }, true},
+		// PIL's resampling codes: 3 = BICUBIC, 0 = NEAREST.
+		{with("resample", 3), func(o *ProcessorOptions) { o.Resample = "bicubic" }, false},
+		{with("resample", 0), func(o *ProcessorOptions) { o.Resample = "nearest" }, false},
+		{with("resample", 3, "size", map[string]int{"shortest_edge": 80}), func(o *ProcessorOptions) { o.Resample, o.Size.ShortestEdge = "bicubic", 80 }, false},
 	}
 	dir := t.TempDir()
 	var meta []map[string]any

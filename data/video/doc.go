@@ -2,9 +2,10 @@
 // pixel_values / pixel_mask tensors TVLT consumes.
 //
 // Image preprocessing reproduces HuggingFace's TvltImageProcessor bit for bit
-// on uint8 input: the shortest-edge resize uses ResizeBilinear, a Go
+// on uint8 input: the shortest-edge resize uses Resize, a Go
 // re-implementation of Pillow's antialiased fixed-point convolution resampler
-// (Image.resize(size, Image.BILINEAR), Pillow 9.4), followed by the reference's
+// (Image.resize(size, BILINEAR or BICUBIC), and NEAREST's affine sampling;
+// Pillow 9.4, 0 differing bytes in the tests), followed by the reference's
 // center crop, float64 rescale, float32 normalisation and channel-first layout.
 // Beyond the reference, Video pads short clips with zero frames (mask 0) and
 // samples long clips uniformly (SampleIndices, the original TVLT rule).

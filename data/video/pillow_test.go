@@ -12,7 +12,8 @@ import (
 )
 
 // pillowScript resizes raw RGB files with Pillow: for each case it reads
-// in_<i>.rgb (H×W×3) and writes out_<i>.rgb resized with BILINEAR.
+// in_<i>.rgb (H×W×3) and writes out_<i>_<filter>.rgb resized with
+// BILINEAR, BICUBIC and NEAREST.
 const pillowScript = `
 import json, sys
 from PIL import Image
@@ -21,12 +22,13 @@ cases = json.load(open(d + "/cases.json"))
 for i, (h, w, nh, nw) in enumerate(cases):
     raw = open("%s/in_%d.rgb" % (d, i), "rb").read()
     im = Image.frombytes("RGB", (w, h), raw)
-    out = im.resize((nw, nh), Image.BILINEAR)
-    open("%s/out_%d.rgb" % (d, i), "wb").write(out.tobytes())
+    for name, f in (("bilinear", Image.BILINEAR), ("bicubic", Image.BICUBIC), ("nearest", Image.NEAREST)):
+        out = im.resize((nw, nh), f)
+        open("%s/out_%d_%s.rgb" % (d, i, name), "wb").write(out.tobytes())
 print(Image.__version__ if hasattr(Image, "__version__") else "")
 `
 
-// TestResizeAgainstPillow cross-checks ResizeBilinear on many random sizes
+// TestResizeAgainstPillow cross-checks Resize (bilinear, bicubic, nearest) on many random sizes
 // and contents against the real Pillow when a Python with Pillow is
 // available ($TVLT_PILLOW_PYTHON, /usr/bin/python3 or python3; Debian:
 // apt-get install python3-pil). Otherwise it skips: the golden tests already
@@ -86,22 +88,24 @@ func TestResizeAgainstPillow(t *testing.T) {
 		t.Fatalf("pillow script: %v\n%s", err, out)
 	}
 	total, diff := 0, 0
-	for i, c := range cases {
-		want, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out_%d.rgb", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := ResizeBilinear(inputs[i], c[2], c[3])
-		total += len(want)
-		if !bytes.Equal(got.Pix, want) {
-			n := 0
-			for j := range want {
-				if j >= len(got.Pix) || got.Pix[j] != want[j] {
-					n++
-				}
+	for _, flt := range []Filter{Bilinear, Bicubic, Nearest} {
+		for i, c := range cases {
+			want, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("out_%d_%s.rgb", i, flt)))
+			if err != nil {
+				t.Fatal(err)
 			}
-			diff += n
-			t.Errorf("%dx%d -> %dx%d: %d of %d bytes differ from Pillow", c[0], c[1], c[2], c[3], n, len(want))
+			got := Resize(inputs[i], c[2], c[3], flt)
+			total += len(want)
+			if !bytes.Equal(got.Pix, want) {
+				n := 0
+				for j := range want {
+					if j >= len(got.Pix) || got.Pix[j] != want[j] {
+						n++
+					}
+				}
+				diff += n
+				t.Errorf("%s %dx%d -> %dx%d: %d of %d bytes differ from Pillow", flt, c[0], c[1], c[2], c[3], n, len(want))
+			}
 		}
 	}
 	t.Logf("%d cases, %d bytes compared with Pillow, %d differ", len(cases), total, diff)

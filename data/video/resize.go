@@ -1,6 +1,9 @@
 package video
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // precisionBits is Pillow's fixed-point precision for 8-bit resampling:
 // 32 bits minus 8 for the pixel value minus 2 guard bits for filters whose
@@ -17,10 +20,62 @@ type kernel struct {
 	weights []int32
 }
 
-// bilinearWeight is the triangle filter (support 1) Pillow uses for BILINEAR.
-func bilinearWeight(x float64) float64 {
+// Filter is a Pillow resampling filter.
+type Filter int
+
+// The filters the reference's image processor offers (PIL's resample).
+const (
+	Bilinear Filter = iota // PIL.Image.BILINEAR, the reference default
+	Bicubic                // PIL.Image.BICUBIC (a = −0.5)
+	Nearest                // PIL.Image.NEAREST
+)
+
+// ParseFilter reads a resample name: "bilinear", "bicubic" or "nearest".
+func ParseFilter(name string) (Filter, error) {
+	switch name {
+	case "bilinear", "":
+		return Bilinear, nil
+	case "bicubic":
+		return Bicubic, nil
+	case "nearest":
+		return Nearest, nil
+	}
+	return 0, fmt.Errorf("video: resample %q: want bilinear, bicubic or nearest", name)
+}
+
+// String names the filter as ParseFilter reads it.
+func (f Filter) String() string {
+	switch f {
+	case Bicubic:
+		return "bicubic"
+	case Nearest:
+		return "nearest"
+	}
+	return "bilinear"
+}
+
+// support is the filter's half-width before stretching, and weight its
+// value at x, as Pillow's filter table defines them.
+func (f Filter) support() float64 {
+	if f == Bicubic {
+		return 2
+	}
+	return 1
+}
+
+func (f Filter) weight(x float64) float64 {
 	if x < 0 {
 		x = -x
+	}
+	if f == Bicubic {
+		const a = -0.5
+		if x < 1 {
+			return float64(float64(float64(float64((a+2)*x)-(a+3))*x)*x) + 1
+		}
+		if x < 2 {
+			return float64(float64(float64(float64(float64(x-5)*x)+8)*x)-4) * a
+		}
+		return 0
 	}
 	if x < 1 {
 		return 1 - x
@@ -35,13 +90,13 @@ func bilinearWeight(x float64) float64 {
 // precisionBits fixed point. The float64 expressions keep Pillow's evaluation
 // order (and explicit conversions stop Go from fusing multiply-adds) so the
 // rounded weights are identical.
-func newKernel(inSize, outSize int) kernel {
+func newKernel(inSize, outSize int, flt Filter) kernel {
 	scale := float64(inSize) / float64(outSize)
 	filterscale := scale
 	if filterscale < 1 {
 		filterscale = 1
 	}
-	support := 1.0 * filterscale
+	support := flt.support() * filterscale
 	ksize := int(math.Ceil(support))*2 + 1
 	k := kernel{
 		ksize:   ksize,
@@ -65,7 +120,7 @@ func newKernel(inSize, outSize int) kernel {
 		xmax -= xmin
 		ww := 0.0
 		for x := 0; x < xmax; x++ {
-			v := bilinearWeight(float64((float64(x+xmin) - center + 0.5) * ss))
+			v := flt.weight(float64((float64(x+xmin) - center + 0.5) * ss))
 			w[x] = v
 			ww += v
 		}
@@ -100,20 +155,27 @@ func clip8(acc int32) uint8 {
 	return uint8(v)
 }
 
-// ResizeBilinear reproduces Pillow's Image.resize((newW, newH), BILINEAR) on
-// an RGB frame bit for bit: separable convolution with a triangle filter whose
+// ResizeBilinear is Resize with Pillow's BILINEAR filter.
+func ResizeBilinear(f Frame, newH, newW int) Frame { return Resize(f, newH, newW, Bilinear) }
+
+// Resize reproduces Pillow's Image.resize((newW, newH), filter) on an RGB
+// frame bit for bit. Bilinear and bicubic are a separable convolution whose
 // support grows with the downscale factor (so downscaling antialiases),
-// horizontal pass first, then vertical, each skipped when that axis keeps its
-// size, with 22-bit fixed-point weights and round-half-up accumulation.
-// It returns a zero Frame if the input is malformed or a size is not positive.
-func ResizeBilinear(f Frame, newH, newW int) Frame {
+// horizontal pass first, then vertical, each skipped when that axis keeps
+// its size, with 22-bit fixed-point weights and round-half-up accumulation;
+// nearest takes the input pixel under each output pixel's centre. It
+// returns a zero Frame if the input is malformed or a size is not positive.
+func Resize(f Frame, newH, newW int, filter Filter) Frame {
 	if newH <= 0 || newW <= 0 || f.H <= 0 || f.W <= 0 || len(f.Pix) != f.H*f.W*3 {
 		return Frame{}
 	}
 	if newH == f.H && newW == f.W {
 		return Frame{H: f.H, W: f.W, Pix: append([]uint8(nil), f.Pix...)}
 	}
-	vert := newKernel(f.H, newH)
+	if filter == Nearest {
+		return resizeNearest(f, newH, newW)
+	}
+	vert := newKernel(f.H, newH, filter)
 	src, srcW := f.Pix, f.W
 	rowOffset := 0
 	if newW != f.W {
@@ -121,7 +183,7 @@ func ResizeBilinear(f Frame, newH, newW int) Frame {
 		// horizontally (Pillow does the same; it changes no value).
 		first := vert.start[0]
 		last := vert.start[newH-1] + vert.count[newH-1]
-		horiz := newKernel(f.W, newW)
+		horiz := newKernel(f.W, newW, filter)
 		rows := last - first
 		tmp := make([]uint8, rows*newW*3)
 		half := int32(1) << (precisionBits - 1)
@@ -170,4 +232,30 @@ func ResizeBilinear(f Frame, newH, newW int) Frame {
 		}
 	}
 	return Frame{H: newH, W: srcW, Pix: out}
+}
+
+// resizeNearest is Pillow's NEAREST resize (ImagingScaleAffine): output
+// pixel x samples input ⌊x₀⌋ with x₀ starting at scale/2 and growing by
+// scale = W/newW per pixel — an accumulated float64 sum, as Pillow adds it,
+// which rounds differently from (x+0.5)·scale.
+func resizeNearest(f Frame, newH, newW int) Frame {
+	sx, sy := float64(f.W)/float64(newW), float64(f.H)/float64(newH)
+	cols := make([]int, newW)
+	xo := sx * 0.5
+	for x := range cols {
+		cols[x] = min(int(xo), f.W-1)
+		xo += sx
+	}
+	out := make([]uint8, newH*newW*3)
+	yo := sy * 0.5
+	for y := 0; y < newH; y++ {
+		yin := min(int(yo), f.H-1)
+		yo += sy
+		row := f.Pix[yin*f.W*3:]
+		dst := out[y*newW*3:]
+		for x, xin := range cols {
+			copy(dst[3*x:3*x+3], row[3*xin:3*xin+3])
+		}
+	}
+	return Frame{H: newH, W: newW, Pix: out}
 }
