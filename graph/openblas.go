@@ -2,10 +2,10 @@
 
 package graph
 
-// #cgo LDFLAGS: -lopenblas
-import "C"
-
 import (
+	// The cgo link to OpenBLAS lives in its own package: a package with
+	// cgo cannot also hold Go assembly (this one's fastmath kernels).
+	_ "github.com/tvlt-go/tvlt/graph/internal/openblas"
 	"gonum.org/v1/netlib/blas/netlib"
 	G "gorgonia.org/gorgonia"
 )

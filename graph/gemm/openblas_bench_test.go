@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tvlt-go/tvlt/graph/gemm/internal/openblas"
+	"github.com/tvlt-go/tvlt/graph/internal/openblas"
 )
 
 // With -tags openblas, BenchmarkSgemm also runs OpenBLAS on every shape
