@@ -88,6 +88,8 @@ type Prediction struct {
 	// Retrieved is, for retrieval, the clip whose video scores highest with
 	// this clip's audio.
 	Retrieved string `json:"retrieved,omitempty"`
+	// Meta carries the clip's extra manifest keys (data.Clip.Meta) through.
+	Meta map[string]json.RawMessage `json:"meta,omitempty"`
 }
 
 // evaluator holds the inference programs across evaluations of a run.
@@ -141,8 +143,15 @@ func Predict(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalO
 	if err != nil {
 		return nil, err
 	}
+	meta := make(map[string]map[string]json.RawMessage, len(clips))
+	for _, c := range clips {
+		if c.Meta != nil {
+			meta[c.ID] = c.Meta
+		}
+	}
 	enc := json.NewEncoder(w)
 	for _, p := range preds {
+		p.Meta = meta[p.ID]
 		if err := enc.Encode(p); err != nil {
 			return nil, fmt.Errorf("train: writing predictions: %w", err)
 		}
