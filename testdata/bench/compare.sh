@@ -41,7 +41,7 @@ tiny infer 8 20 3
 small pretrain 8 20 3
 small finetune 8 20 3
 small infer 8 20 3
-base-reduced infer 1 5 1
+base-reduced infer 1 10 2
 base-reduced pretrain 1 3 1"
 QUICK_ROWS="$(printf '%s\n' "$DEFAULT_ROWS" | grep -v '^base')"
 if [[ -n "${BENCH_ROWS:-}" ]]; then
