@@ -2,6 +2,7 @@ package train
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 
@@ -112,6 +113,17 @@ func labelTensor(b *data.Batch, c config.Config) (*tensor.Dense, error) {
 	y := make([]int64, B)
 	for i, l := range b.Labels {
 		if l.Kind != data.LabelClass {
+			// One non-integer label turns all of a manifest's labels into
+			// scores: blame a clip of the batch whose score is fractional
+			// if there is one, else say the culprit is elsewhere.
+			for j, lj := range b.Labels {
+				if lj.Kind == data.LabelScore && lj.Score != math.Trunc(lj.Score) {
+					return nil, fmt.Errorf("train: clip %s: classification needs an integer class label, got %v", b.IDs[j], lj.Score)
+				}
+			}
+			if l.Kind == data.LabelScore {
+				return nil, fmt.Errorf("train: clip %s: classification needs an integer class label, got a score label (a non-integer label elsewhere in the manifest makes all its labels scores)", b.IDs[i])
+			}
 			return nil, fmt.Errorf("train: clip %s: classification needs an integer class label, got a %s label", b.IDs[i], l.Kind)
 		}
 		if l.Class < 0 || l.Class >= c.NumLabels {

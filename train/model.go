@@ -95,7 +95,14 @@ func ResolveModelDir(dir string) (string, error) {
 		return "", err
 	}
 	if len(ck) == 0 {
-		return "", fmt.Errorf("train: %s: neither %s nor a checkpoint-* folder", dir, ModelFile)
+		hasModel, hasConfig := fileExists(filepath.Join(dir, ModelFile)), fileExists(filepath.Join(dir, ConfigFile))
+		switch {
+		case hasModel && !hasConfig:
+			return "", fmt.Errorf("train: %s: %s is missing (the folder holds %s but no model config)", dir, ConfigFile, ModelFile)
+		case hasConfig && !hasModel:
+			return "", fmt.Errorf("train: %s: %s is missing (the folder holds %s but no weights)", dir, ModelFile, ConfigFile)
+		}
+		return "", fmt.Errorf("train: %s: neither %s + %s nor a checkpoint-* folder", dir, ConfigFile, ModelFile)
 	}
 	// The newest checkpoint holding a model (an interrupted prune of an
 	// older version could leave one without).

@@ -117,7 +117,7 @@ func Load(path string, kind layers.Kind, opts LoadOptions) (*layers.Model, *Repo
 			return nil, nil, fmt.Errorf("hf: %w", err)
 		}
 		if !st.IsDir() {
-			return nil, nil, fmt.Errorf("hf: load %s: a bare weights file needs a config.json (LoadOptions.Config)", path)
+			return nil, nil, fmt.Errorf("hf: load %s: a bare weights file needs a config.json: pass it with --config", path)
 		}
 		cfgPath = filepath.Join(path, ConfigFile)
 	}

@@ -79,6 +79,11 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, err
 		}
 	}
+	if t == train.TaskClassification {
+		if err := checkClassLabels(clips); err != nil {
+			return nil, train.EvalOptions{}, nil, err
+		}
+	}
 	return clips, train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache}, &modelAndTask{m: m, task: t}, nil
 }
 
@@ -117,9 +122,16 @@ func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) er
 Writes one JSON line per clip: {"id", "logits" or "score", "label" (the
 predicted class; for regression 1 if the score is positive; for multilabel
 0/1 per label (logit > 0); for vqa the predicted answer's string from the
-model's id2label or --answers; for matching models whether audio and video
-match), "target" (the manifest label, if
-any), "retrieved" (retrieval: the clip whose video best matches this audio)}.
+model's id2label or --answers), "target" (the manifest label, if any),
+"retrieved" (retrieval: the clip whose video best matches this audio)}.
+For a pretraining checkpoint (task pretrain) with the matching head, each
+clip is scored as the pair the evaluation pass builds: about half of the
+clips have their audio paired with another clip's video (drawn from
+--seed, as in eval), so "score" is the matching logit of that pair,
+"label" whether the model calls it a match (score > 0) and "target"
+true if the pair is the clip's own audio and video, false if its video was
+swapped (not the manifest label). Without the matching head only "id" is
+written.
 The metrics of the same pass are printed as JSON on the last stdout line.
 With --attention DIR, DIR/attn-<id>.png shows for every clip where the CLS
 token of the last encoder layer looks (mean over heads): a heat map over
@@ -143,8 +155,7 @@ layer), <id>/attentions/<l> (heads, S, S), float32.`, `
 		return err
 	}
 	if (outputs == "") != (outNPZ == "") {
-		fmt.Fprintf(stderr, "%s: --outputs and --out-npz go together\n", fs.Name())
-		return errUsage
+		return usageError(fs, "--outputs and --out-npz go together")
 	}
 	clips, eo, mt, err := f.load()
 	if err != nil {

@@ -55,9 +55,7 @@ var modelKinds = map[string]layers.Kind{
 func parseKind(fs *flag.FlagSet, stderr io.Writer, name, value string) (layers.Kind, error) {
 	k, ok := modelKinds[value]
 	if !ok {
-		fmt.Fprintf(stderr, "%s: --model %q: want base, pretraining or classification\n", name, value)
-		fs.Usage()
-		return 0, errUsage
+		return 0, usageError(fs, "--model %q: want base, pretraining or classification", value)
 	}
 	return k, nil
 }
@@ -82,14 +80,10 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *format != "safetensors" && *format != "npz" {
-		fmt.Fprintf(stderr, "%s: --format %q: want safetensors or npz\n", fs.Name(), *format)
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "--format %q: want safetensors or npz", *format)
 	}
 	if *f16 && *format != "safetensors" {
-		fmt.Fprintf(stderr, "%s: --f16 applies to --format safetensors only\n", fs.Name())
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "--f16 applies to --format safetensors only")
 	}
 	dir, err := train.ResolveModelDir(*ckpt)
 	if err != nil {

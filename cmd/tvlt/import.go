@@ -60,9 +60,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	if *numLabels < 0 {
-		fmt.Fprintf(stderr, "%s: --num-labels must be positive\n", fs.Name())
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "--num-labels must be positive")
 	}
 	opts := hf.LoadOptions{Config: *config, Strict: *strict, Overrides: map[string]interface{}{}}
 	opts.Init.Seed = *seed

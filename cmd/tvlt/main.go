@@ -12,6 +12,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/tvlt-go/tvlt/train"
@@ -95,6 +97,7 @@ func overview(w io.Writer) {
 func newFlags(name, synopsis, description, examples string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("tvlt "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	synopses.Store(fs, synopsis)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: tvlt %s %s\n\n%s\n\nFlags:\n", name, synopsis, strings.TrimSpace(description))
 		fs.PrintDefaults()
@@ -105,19 +108,42 @@ func newFlags(name, synopsis, description, examples string, stderr io.Writer) *f
 	return fs
 }
 
+// synopses holds each FlagSet's synopsis for the short usage line.
+var synopses sync.Map // *flag.FlagSet → string
+
+// usageError reports a command-line mistake the way every command does: a
+// short usage line and a pointer to --help, then the error as the last
+// line (the full help would scroll it away). It returns errUsage.
+func usageError(fs *flag.FlagSet, format string, args ...any) error {
+	syn, _ := synopses.Load(fs)
+	s, _ := syn.(string)
+	w := fs.Output()
+	fmt.Fprintf(w, "Usage: %s %s\n", fs.Name(), s)
+	fmt.Fprintf(w, "Run '%s --help' for every flag and examples.\n", fs.Name())
+	fmt.Fprintf(w, "%s: %s\n", fs.Name(), fmt.Sprintf(format, args...))
+	return errUsage
+}
+
 // parse parses flags, turning parse errors into errUsage and rejecting
-// stray positional arguments.
+// stray positional arguments. --help prints the full help; a mistake
+// prints usageError's short usage with the error last.
 func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	var msg bytes.Buffer
+	out, usage := fs.Output(), fs.Usage
+	fs.SetOutput(&msg)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	fs.Usage = usage
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
-		return errUsage
+		return usageError(fs, "%s", strings.TrimSpace(msg.String()))
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
@@ -133,9 +159,7 @@ func isSet(fs *flag.FlagSet, name string) bool {
 func required(fs *flag.FlagSet, names ...string) error {
 	for _, n := range names {
 		if !isSet(fs, n) {
-			fmt.Fprintf(fs.Output(), "%s: --%s is required\n", fs.Name(), n)
-			fs.Usage()
-			return errUsage
+			return usageError(fs, "--%s is required", n)
 		}
 	}
 	return nil

@@ -48,9 +48,7 @@ same masks.`, `
 		return err
 	}
 	if n < 1 {
-		fmt.Fprintf(stderr, "%s: --n %d: want at least 1\n", fs.Name(), n)
-		fs.Usage()
-		return errUsage
+		return usageError(fs, "--n %d: want at least 1", n)
 	}
 	clips, err := data.ReadManifest(manifest)
 	if err != nil {

@@ -133,8 +133,7 @@ func (f *trainFlags) options(task train.Task, stderr io.Writer) (train.Options, 
 	if err := o.Validate(); err != nil {
 		var oe *train.OptionError
 		if errors.As(err, &oe) && optionFlags[oe.Field] != "" {
-			fmt.Fprintf(f.fs.Output(), "%s: --%s %s: %s\n", f.fs.Name(), optionFlags[oe.Field], oe.Value, oe.Reason)
-			return o, errUsage
+			return o, usageError(f.fs, "--%s %s: %s", optionFlags[oe.Field], oe.Value, oe.Reason)
 		}
 		return o, err
 	}
@@ -372,6 +371,9 @@ loaded, heads it lacks start fresh. Without --init the model starts from
 	}
 	switch t {
 	case train.TaskClassification:
+		if err := checkClassLabels(trainClips, evalClips); err != nil {
+			return err
+		}
 		cfg.LossType = "classification"
 		if numLabels == 0 {
 			numLabels = inferClasses(trainClips)
@@ -492,4 +494,38 @@ func inferClasses(clips []data.Clip) int {
 		}
 	}
 	return max(n, 2)
+}
+
+// checkClassLabels rejects score labels for classification, naming the
+// clip and its manifest line. One non-integer label makes every label of
+// a manifest a score (data.ReadManifest), so the clip to blame is the
+// first whose score is not a whole number, not the first of a batch.
+func checkClassLabels(clips ...[]data.Clip) error {
+	var first *data.Clip
+	for _, cs := range clips {
+		for i := range cs {
+			c := &cs[i]
+			if c.Label.Kind != data.LabelScore {
+				continue
+			}
+			if c.Label.Score != math.Trunc(c.Label.Score) {
+				return classLabelError(c)
+			}
+			if first == nil {
+				first = c
+			}
+		}
+	}
+	if first != nil {
+		return classLabelError(first)
+	}
+	return nil
+}
+
+func classLabelError(c *data.Clip) error {
+	where := fmt.Sprintf("clip %q", c.ID)
+	if c.Source != "" && c.Line > 0 {
+		where = fmt.Sprintf("%s:%d: clip %q", c.Source, c.Line, c.ID)
+	}
+	return fmt.Errorf("%s: label %v is not an integer class; --task classification needs integer labels 0, 1, ... (a manifest with any non-integer label is read as scores: use --task regression for those)", where, c.Label.Score)
 }
