@@ -116,7 +116,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		return nil, err
 	}
 	res.Params = pre.Params.NumParams()
-	eo := EvalOptions{Task: TaskPretrain, BatchSize: o.BatchSize, Seed: o.Seed + 99, CacheDir: cache}
+	eo := EvalOptions{Task: TaskPretrain, BatchSize: o.BatchSize, Seed: o.Seed + 99, CacheDir: cache, Log: o.Log, Progress: o.Progress}
 	if res.Before, err = Evaluate(ctx, pre, test, eo); err != nil {
 		return nil, err
 	}
@@ -157,7 +157,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		return nil, err
 	}
 	res.FinetuneSeconds = time.Since(t1).Seconds()
-	if res.Finetune, err = Evaluate(ctx, cls, test, EvalOptions{Task: TaskClassification, BatchSize: o.BatchSize, CacheDir: cache}); err != nil {
+	if res.Finetune, err = Evaluate(ctx, cls, test, EvalOptions{Task: TaskClassification, BatchSize: o.BatchSize, CacheDir: cache, Log: o.Log, Progress: o.Progress}); err != nil {
 		return nil, err
 	}
 	res.PretrainSteps, res.FinetuneSteps = o.PretrainSteps, o.FinetuneSteps

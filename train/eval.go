@@ -22,6 +22,10 @@ type EvalOptions struct {
 	// LossWeights weight a pretraining model's total loss as in training
 	// (Options.LossWeights); nil = 1 each. The per-task losses are unweighted.
 	LossWeights *layers.LossWeights
+	// Log receives progress (a bar per pass on a terminal, a line every
+	// 10 s otherwise, as Options.Progress); nil = none.
+	Log      io.Writer
+	Progress Progress
 }
 
 // Model outputs the trainer and the evaluator read besides the losses.
@@ -97,6 +101,14 @@ type evaluator struct {
 	m     *layers.Model
 	opts  EvalOptions
 	progs *programs
+	// onStatus, when set, receives the progress instead of opts.Log (an
+	// evaluation inside a training run, shown in the run's bar).
+	onStatus func(string)
+}
+
+// phase starts the progress report of one pass of total units.
+func (e *evaluator) phase(label, unit string, total int) *phase {
+	return newPhase(e.opts.Log, e.opts.Progress, e.onStatus, label, unit, total)
 }
 
 func newEvaluator(m *layers.Model, opts EvalOptions) *evaluator {
@@ -174,10 +186,11 @@ func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, e
 	return l, nil
 }
 
-// batches iterates an epoch-0 pass over a loader.
-func batches(ctx context.Context, l *data.Loader, fn func(*data.Batch) error) error {
+// batches iterates an epoch-0 pass over a loader, counting its batches in p.
+func batches(ctx context.Context, l *data.Loader, p *phase, fn func(*data.Batch) error) error {
 	it := l.Epoch(0)
 	defer it.Close()
+	defer p.finish()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -192,6 +205,7 @@ func batches(ctx context.Context, l *data.Loader, fn func(*data.Batch) error) er
 		if err := fn(b); err != nil {
 			return err
 		}
+		p.add(1)
 	}
 }
 
@@ -249,7 +263,8 @@ func (e *evaluator) forEach(ctx context.Context, clips []data.Clip, pretraining 
 	if err != nil {
 		return err
 	}
-	return batches(ctx, l, func(b *data.Batch) error {
+	p := e.phase(fmt.Sprintf("eval %s (%d clips)", e.opts.Task, len(clips)), "batch", l.Len())
+	return batches(ctx, l, p, func(b *data.Batch) error {
 		lb, err := toLayers(b, e.m)
 		if err != nil {
 			return err
@@ -400,7 +415,7 @@ func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool)
 	var feats []clipFeatures
 	var ps [5]int
 	var pms, as, ams int
-	err = batches(ctx, l, func(b *data.Batch) error {
+	err = batches(ctx, l, e.phase(fmt.Sprintf("eval retrieval: decoding %d clips", len(clips)), "batch", l.Len()), func(b *data.Batch) error {
 		ps = b.PixelShape
 		vid := ps[1] * ps[2] * ps[3] * ps[4]
 		pms = b.PixelMaskShape[1]
@@ -428,6 +443,8 @@ func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool)
 	B := e.opts.BatchSize
 	vid := ps[1] * ps[2] * ps[3] * ps[4]
 	total := N * N
+	p := e.phase(fmt.Sprintf("eval retrieval: scoring %d pairs", total), "batch", (total+B-1)/B)
+	defer p.finish()
 	for start := 0; start < total; start += B {
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
@@ -457,6 +474,7 @@ func (e *evaluator) retrieval(ctx context.Context, clips []data.Clip, keep bool)
 			k := start + r
 			score[k/N][k%N] = logits[r]
 		}
+		p.add(1)
 	}
 	a2v, err := RecallAtK(score, recallKs)
 	if err != nil {

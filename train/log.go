@@ -134,6 +134,8 @@ type logger struct {
 	file    *os.File
 	start   time.Time
 	elapsed float64 // seconds already spent before a resume
+	clock   stepClock
+	total   int
 }
 
 func newLogger(o *Options, total, step int, elapsed float64) (*logger, error) {
@@ -141,10 +143,13 @@ func newLogger(o *Options, total, step int, elapsed float64) (*logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	l := &logger{w: o.Log, file: f, start: time.Now(), elapsed: elapsed}
+	l := &logger{w: o.Log, file: f, start: time.Now(), elapsed: elapsed, total: total}
 	if useBar(o) {
+		// The bar moves every step (tick); its ETA is EstimateETA's, not
+		// pb's average since the start, which counts the compile step.
 		l.bar = pb.New(total)
-		l.bar.SetTemplateString(`{{counters . }} {{bar . }} {{percent . }} {{string . "info"}} {{rtime . "ETA %s"}}`)
+		l.bar.SetTemplateString(`{{counters . }} {{bar . }} {{percent . }} {{string . "info"}} {{string . "eta"}}`)
+		l.bar.Set("eta", l.clock.status(total-step, "step"))
 		l.bar.SetWriter(o.Log)
 		l.bar.SetCurrent(int64(step))
 		l.bar.SetRefreshRate(250 * time.Millisecond)
@@ -153,8 +158,12 @@ func newLogger(o *Options, total, step int, elapsed float64) (*logger, error) {
 	return l, nil
 }
 
-func useBar(o *Options) bool {
-	switch o.Progress {
+func useBar(o *Options) bool { return useBarFor(o.Log, o.Progress) }
+
+// useBarFor says whether progress on w in mode is a bar: ProgressBar, or
+// ProgressAuto on a terminal outside CI.
+func useBarFor(w io.Writer, mode Progress) bool {
+	switch mode {
 	case ProgressBar:
 		return true
 	case ProgressPlain:
@@ -163,7 +172,7 @@ func useBar(o *Options) bool {
 	if os.Getenv("CI") != "" && os.Getenv("CI") != "false" {
 		return false
 	}
-	f, ok := o.Log.(*os.File)
+	f, ok := w.(*os.File)
 	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
 }
 
@@ -183,6 +192,28 @@ func (l *logger) record(r Record) error {
 	return nil
 }
 
+// begin marks the start of a training step (for the ETA).
+func (l *logger) begin() { l.clock.begin() }
+
+// tick reports every finished step: the bar moves and its ETA follows the
+// moving average of step times (evaluations and checkpoints between steps
+// are not counted as step time).
+func (l *logger) tick(step int) {
+	l.clock.end()
+	if l.bar != nil {
+		l.bar.SetCurrent(int64(step))
+		l.bar.Set("eta", l.clock.status(l.total-step, "step"))
+	}
+}
+
+// status shows s in place of the bar's ETA (an evaluation's progress
+// inside the run) until the next step.
+func (l *logger) status(s string) {
+	if l.bar != nil {
+		l.bar.Set("eta", s)
+	}
+}
+
 // step reports a logged training step.
 func (l *logger) step(step, total, epoch int, v map[string]float64) error {
 	var b strings.Builder
@@ -196,7 +227,11 @@ func (l *logger) step(step, total, epoch int, v map[string]float64) error {
 		l.bar.Set("info", strings.TrimSpace(b.String()))
 		l.bar.SetCurrent(int64(step))
 	} else {
-		fmt.Fprintf(l.w, "step %d/%d epoch %d%s\n", step, total, epoch, b.String())
+		eta := ""
+		if d, _, ok := EstimateETA(l.clock.durs, total-step); ok && step < total {
+			eta = " eta " + fmtDuration(d)
+		}
+		fmt.Fprintf(l.w, "step %d/%d epoch %d%s%s\n", step, total, epoch, b.String(), eta)
 	}
 	return l.record(Record{Type: RecordTrain, Step: step, Epoch: epoch, Values: v})
 }
@@ -226,4 +261,163 @@ func (l *logger) close() error {
 		l.bar.Finish()
 	}
 	return l.file.Close()
+}
+
+// etaWindow is how many recent step (or batch) times the ETA averages.
+const etaWindow = 20
+
+// EstimateETA is the time left for remaining more steps given the
+// durations of the steps done so far, in order. The first duration is
+// left out (the first step compiles the graphs and takes many times
+// longer than the others), and the estimate is the mean of the last
+// etaWindow others (a moving average, so it follows a run whose pace
+// changes) times remaining. ok is false until a step besides the first
+// has been timed.
+func EstimateETA(durs []time.Duration, remaining int) (eta, perStep time.Duration, ok bool) {
+	if len(durs) < 2 {
+		return 0, 0, false
+	}
+	recent := durs[1:]
+	if len(recent) > etaWindow {
+		recent = recent[len(recent)-etaWindow:]
+	}
+	var sum time.Duration
+	for _, d := range recent {
+		sum += d
+	}
+	perStep = sum / time.Duration(len(recent))
+	return perStep * time.Duration(max(remaining, 0)), perStep, true
+}
+
+// stepClock times steps for EstimateETA, keeping the first duration and
+// the last etaWindow others.
+type stepClock struct {
+	begun time.Time
+	durs  []time.Duration
+}
+
+// begin marks the start of a step.
+func (c *stepClock) begin() { c.begun = time.Now() }
+
+// end times the step begun last.
+func (c *stepClock) end() {
+	if c.begun.IsZero() {
+		return
+	}
+	c.durs = append(c.durs, time.Since(c.begun))
+	if len(c.durs) > etaWindow+1 {
+		c.durs = append(c.durs[:1], c.durs[len(c.durs)-etaWindow:]...)
+	}
+	c.begun = time.Time{}
+}
+
+// status is "compiling" before the first step is timed, then the step
+// time and the ETA for remaining steps.
+func (c *stepClock) status(remaining int, unit string) string {
+	eta, per, ok := EstimateETA(c.durs, remaining)
+	switch {
+	case len(c.durs) == 0:
+		return "compiling…"
+	case !ok:
+		return "ETA after the next " + unit
+	}
+	return fmt.Sprintf("%s/%s ETA %s", fmtDuration(per), unit, fmtDuration(eta))
+}
+
+// fmtDuration prints 0.42s, 12s, 3m05s or 2h04m.
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.0fs", d.Seconds())
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// plainPhaseEvery is how often a phase in plain mode prints a line (and
+// how long it runs before its first one, so quick phases stay silent).
+const plainPhaseEvery = 10 * time.Second
+
+// phase reports the progress of a long loop outside the training steps
+// (an evaluation, the demo's evaluations): a pb bar on a terminal, a line
+// every plainEvery in plain mode, or status strings handed to onStatus (an
+// evaluation inside a training run, shown in the run's bar). A nil *phase
+// reports nothing.
+type phase struct {
+	label       string
+	unit        string
+	total, done int
+	w           io.Writer
+	bar         *pb.ProgressBar
+	onStatus    func(string)
+	clock       stepClock
+	start, line time.Time
+	plainEvery  time.Duration
+}
+
+// newPhase starts a phase of total units; w nil (or io.Discard) and no
+// onStatus give a nil phase.
+func newPhase(w io.Writer, mode Progress, onStatus func(string), label, unit string, total int) *phase {
+	if onStatus == nil && (w == nil || w == io.Discard) {
+		return nil
+	}
+	p := &phase{label: label, unit: unit, total: total, w: w, onStatus: onStatus, start: time.Now(), plainEvery: plainPhaseEvery}
+	p.line = p.start
+	if onStatus == nil && useBarFor(w, mode) {
+		p.bar = pb.New(total)
+		p.bar.SetTemplateString(`{{string . "label"}} {{counters . }} {{bar . }} {{percent . }} {{string . "eta"}}`)
+		p.bar.Set("label", label)
+		p.bar.Set("eta", p.clock.status(total, unit))
+		p.bar.SetWriter(w)
+		p.bar.SetRefreshRate(250 * time.Millisecond)
+		p.bar.Start()
+	}
+	p.clock.begin()
+	p.report()
+	return p
+}
+
+// add counts n units done (one batch) and updates the display.
+func (p *phase) add(n int) {
+	if p == nil {
+		return
+	}
+	p.clock.end()
+	p.done += n
+	p.report()
+	p.clock.begin()
+}
+
+func (p *phase) report() {
+	st := p.clock.status(p.total-p.done, p.unit)
+	switch {
+	case p.onStatus != nil:
+		p.onStatus(fmt.Sprintf("%s %d/%d %s", p.label, p.done, p.total, st))
+	case p.bar != nil:
+		p.bar.Set("eta", st)
+		p.bar.SetCurrent(int64(p.done))
+	case p.done > 0 && time.Since(p.line) >= p.plainEvery:
+		p.line = time.Now()
+		fmt.Fprintf(p.w, "%s: %d/%d, %s\n", p.label, p.done, p.total, st)
+	}
+}
+
+// finish closes the bar (a plain phase that printed progress says it is done).
+func (p *phase) finish() {
+	if p == nil {
+		return
+	}
+	switch {
+	case p.bar != nil:
+		p.bar.SetCurrent(int64(p.total))
+		p.bar.Set("eta", "done in "+fmtDuration(time.Since(p.start)))
+		p.bar.Finish()
+	case p.onStatus == nil && p.line != p.start:
+		fmt.Fprintf(p.w, "%s: done in %s\n", p.label, fmtDuration(time.Since(p.start)))
+	}
 }

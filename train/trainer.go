@@ -216,6 +216,11 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
 		return nil, err
 	}
+	if t.log.bar != nil {
+		t.evaluator.onStatus = t.log.status // in-run evaluations show in the run's bar
+	} else {
+		t.evaluator.opts.Log, t.evaluator.opts.Progress = o.Log, ProgressPlain
+	}
 	defer func() {
 		if cerr := t.log.close(); cerr != nil && err == nil {
 			err = cerr
@@ -234,11 +239,13 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			return t.interrupted()
 		}
 		lr := t.sched.LR(t.opt.StepCount())
+		t.log.begin()
 		vals, samples, err := t.step(&it, l, lr)
 		if err != nil {
 			return nil, err
 		}
 		t.state.Step++
+		t.log.tick(t.state.Step)
 		t.state.Samples += samples
 		window.add(vals, samples)
 		step := t.state.Step

@@ -34,6 +34,8 @@ type evalFlags struct {
 	batch                          int
 	seed                           uint64
 	allowNonFinite                 bool
+	plain                          bool
+	log                            io.Writer // progress (stderr)
 }
 
 func (f *evalFlags) register(fs *flag.FlagSet) {
@@ -45,6 +47,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
 	fs.BoolVar(&f.allowNonFinite, "allow-nonfinite", false, "load weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
+	fs.BoolVar(&f.plain, "plain", false, "plain progress lines (every 10 s) instead of a progress bar")
 	fs.StringVar(&f.answers, "answers", "", "vqa: answer vocabulary (one answer per line) naming the predicted answers; default: the checkpoint's id2label")
 }
 
@@ -84,11 +87,15 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, err
 		}
 	}
-	return clips, train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache}, &modelAndTask{m: m, task: t}, nil
+	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log}
+	if f.plain {
+		eo.Progress = train.ProgressPlain
+	}
+	return clips, eo, &modelAndTask{m: m, task: t}, nil
 }
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f evalFlags
+	f := evalFlags{log: stderr}
 	fs := newFlags("eval", "--data MANIFEST --ckpt DIR [--split test] [flags]", `
 Evaluates a model on one split of a manifest and prints the metrics as one
 JSON object on the last line of stdout. The task follows the checkpoint
@@ -116,7 +123,7 @@ JSON object on the last line of stdout. The task follows the checkpoint
 }
 
 func runPredict(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	var f evalFlags
+	f := evalFlags{log: stderr}
 	var out, attnDir, outputs, outNPZ string
 	fs := newFlags("predict", "--data MANIFEST --ckpt DIR --out FILE.jsonl [flags]", `
 Writes one JSON line per clip: {"id", "logits" or "score", "label" (the
