@@ -22,6 +22,10 @@ func DemoConfig() config.Config {
 	return c
 }
 
+// DemoEvalSeed is the seed of the demo's pretraining evaluations (masks
+// and negatives): tvlt eval's default, so that it reproduces them.
+const DemoEvalSeed = 0
+
 // DemoOptions configure Demo. Start from DefaultDemoOptions, which holds
 // the defaults in brackets; every field means what it says.
 type DemoOptions struct {
@@ -55,9 +59,15 @@ func (o DemoOptions) runOptions(task Task, out string, steps int, lr float64, ca
 
 // DemoResult holds the demo's held-out numbers (test split).
 type DemoResult struct {
-	Data            string             `json:"data"`
-	PretrainRun     string             `json:"pretrain_run"`
-	FinetuneRun     string             `json:"finetune_run"`
+	Data            string             `json:"data,omitempty"`
+	PretrainRun     string             `json:"pretrain_run,omitempty"`
+	FinetuneRun     string             `json:"finetune_run,omitempty"`
+	// EvalCommands are the tvlt eval command lines that reproduce Pretrain
+	// and Finetune from the run folders.
+	EvalCommands []string `json:"eval_commands,omitempty"`
+	// Removed says the work folder was temporary and is gone (Data and the
+	// runs are then left empty).
+	Removed bool `json:"removed,omitempty"`
 	Before          map[string]float64 `json:"pretrain_before"` // fresh model on the test split
 	Pretrain        map[string]float64 `json:"pretrain_after"`  // pretrained model on the test split
 	Finetune        map[string]float64 `json:"finetune"`        // classifier on the test split
@@ -116,7 +126,9 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 		return nil, err
 	}
 	res.Params = pre.Params.NumParams()
-	eo := EvalOptions{Task: TaskPretrain, BatchSize: o.BatchSize, Seed: o.Seed + 99, CacheDir: cache, Log: o.Log, Progress: o.Progress}
+	// Seed 0 is tvlt eval's default, so "tvlt eval --ckpt DIR/pretrain"
+	// reproduces the numbers (EvalCommands).
+	eo := EvalOptions{Task: TaskPretrain, BatchSize: o.BatchSize, Seed: DemoEvalSeed, CacheDir: cache, Log: o.Log, Progress: o.Progress}
 	if res.Before, err = Evaluate(ctx, pre, test, eo); err != nil {
 		return nil, err
 	}
@@ -159,6 +171,9 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	res.FinetuneSeconds = time.Since(t1).Seconds()
 	if res.Finetune, err = Evaluate(ctx, cls, test, EvalOptions{Task: TaskClassification, BatchSize: o.BatchSize, CacheDir: cache, Log: o.Log, Progress: o.Progress}); err != nil {
 		return nil, err
+	}
+	for _, run := range []string{res.PretrainRun, res.FinetuneRun} {
+		res.EvalCommands = append(res.EvalCommands, fmt.Sprintf("tvlt eval --data %s --ckpt %s --split test --batch-size %d --seed %d --cache %s", manifest, run, o.BatchSize, DemoEvalSeed, cache))
 	}
 	res.PretrainSteps, res.FinetuneSteps = o.PretrainSteps, o.FinetuneSteps
 	res.TotalSeconds = time.Since(start).Seconds()

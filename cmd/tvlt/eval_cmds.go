@@ -384,6 +384,7 @@ line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	removed := false
 	if o.Dir == "" {
 		dir, err := os.MkdirTemp("", "tvlt-demo-")
 		if err != nil {
@@ -391,6 +392,7 @@ line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
 		}
 		o.Dir = dir
 		if !keep {
+			removed = true
 			defer os.RemoveAll(dir)
 		}
 	}
@@ -408,7 +410,17 @@ line is a JSON object with every number. Takes a few minutes on 2 cores.`, `
 		r.Before[train.MetricAudioMAELoss], r.Pretrain[train.MetricAudioMAELoss], r.Before[train.MetricMatchingAccuracy], r.Pretrain[train.MetricMatchingAccuracy])
 	fmt.Fprintf(stdout, "fine-tuning (%d steps, %.0fs): test accuracy %.3f, macro F1 %.3f\n",
 		r.FinetuneSteps, r.FinetuneSeconds, r.Finetune[train.MetricAccuracy], r.Finetune[train.MetricMacroF1])
+	if removed {
+		// The temporary folder goes when the demo returns: name no path in it.
+		fmt.Fprintf(stdout, "total wall time %.0fs; the runs were in a temporary folder, now removed (keep them with --keep or --dir DIR)\n", r.TotalSeconds)
+		r.Data, r.PretrainRun, r.FinetuneRun, r.EvalCommands, r.Removed = "", "", "", nil, true
+		return printLine(stdout, r)
+	}
 	fmt.Fprintf(stdout, "total wall time %.0fs; runs in %s\n", r.TotalSeconds, o.Dir)
+	fmt.Fprintln(stdout, "reproduce the test metrics with:")
+	for _, c := range r.EvalCommands {
+		fmt.Fprintln(stdout, "  "+c)
+	}
 	return printLine(stdout, r)
 }
 
