@@ -59,15 +59,15 @@ func (o DemoOptions) runOptions(task Task, out string, steps int, lr float64, ca
 
 // DemoResult holds the demo's held-out numbers (test split).
 type DemoResult struct {
-	Data            string             `json:"data,omitempty"`
-	PretrainRun     string             `json:"pretrain_run,omitempty"`
-	FinetuneRun     string             `json:"finetune_run,omitempty"`
+	Data        string `json:"data,omitempty"`
+	PretrainRun string `json:"pretrain_run,omitempty"`
+	FinetuneRun string `json:"finetune_run,omitempty"`
 	// EvalCommands are the tvlt eval command lines that reproduce Pretrain
 	// and Finetune from the run folders.
 	EvalCommands []string `json:"eval_commands,omitempty"`
 	// Removed says the work folder was temporary and is gone (Data and the
 	// runs are then left empty).
-	Removed bool `json:"removed,omitempty"`
+	Removed         bool               `json:"removed,omitempty"`
 	Before          map[string]float64 `json:"pretrain_before"` // fresh model on the test split
 	Pretrain        map[string]float64 `json:"pretrain_after"`  // pretrained model on the test split
 	Finetune        map[string]float64 `json:"finetune"`        // classifier on the test split
