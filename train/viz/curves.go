@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
@@ -144,6 +145,18 @@ var palette = []color.RGBA{
 	{0x00, 0x00, 0x00, 0xff}, {0xf0, 0xe4, 0x42, 0xff},
 }
 
+// dashes and glyphs tell series apart where they overlap (a constant
+// metric under another, the same values in two splits): series i has
+// dashes[i] and, when drawn with points, glyphs[i].
+var (
+	dashes = [][]vg.Length{nil, {vg.Points(6), vg.Points(3)}, {vg.Points(2), vg.Points(2)},
+		{vg.Points(8), vg.Points(3), vg.Points(2), vg.Points(3)}, {vg.Points(10), vg.Points(5)}}
+	glyphs = []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.SquareGlyph{}, draw.CrossGlyph{}, draw.PlusGlyph{}, draw.RingGlyph{}}
+)
+
+// legendMargin keeps the legend off the panel's (and the image's) edge.
+var legendMargin = vg.Points(8)
+
 // newPlot draws one panel.
 func newPlot(p Panel) (*plot.Plot, error) {
 	pl := plot.New()
@@ -152,6 +165,7 @@ func newPlot(p Panel) (*plot.Plot, error) {
 	pl.Y.Label.Text = p.YLabel
 	pl.Add(plotter.NewGrid())
 	pl.Legend.Top = true
+	pl.Legend.XOffs, pl.Legend.YOffs = -legendMargin, -legendMargin
 	logY := p.Log
 	for _, s := range p.Series {
 		for _, y := range s.Y {
@@ -160,7 +174,9 @@ func newPlot(p Panel) (*plot.Plot, error) {
 	}
 	if logY {
 		pl.Y.Scale = plot.LogScale{}
-		pl.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+		pl.Y.Tick.Marker = distinctTicks{plot.LogTicks{Prec: -1}}
+	} else {
+		pl.Y.Tick.Marker = distinctTicks{plot.DefaultTicks{}}
 	}
 	for i, s := range p.Series {
 		xy := make(plotter.XYs, len(s.X))
@@ -173,8 +189,8 @@ func newPlot(p Panel) (*plot.Plot, error) {
 			if err != nil {
 				return nil, fmt.Errorf("viz: %s: %s: %w", p.Title, s.Name, err)
 			}
-			lp.Color, lp.Width = col, vg.Points(1.5)
-			pts.Color, pts.Shape, pts.Radius = col, draw.CircleGlyph{}, vg.Points(3)
+			lp.Color, lp.Width, lp.Dashes = col, vg.Points(1.5), dashes[i%len(dashes)]
+			pts.Color, pts.Shape, pts.Radius = col, glyphs[i%len(glyphs)], vg.Points(3)
 			pl.Add(lp, pts)
 			pl.Legend.Add(s.Name, lp, pts)
 			continue
@@ -183,12 +199,61 @@ func newPlot(p Panel) (*plot.Plot, error) {
 		if err != nil {
 			return nil, fmt.Errorf("viz: %s: %s: %w", p.Title, s.Name, err)
 		}
-		l.Color, l.Width = col, vg.Points(1.5)
+		l.Color, l.Width, l.Dashes = col, vg.Points(1.5), dashes[i%len(dashes)]
 		pl.Add(l)
 		pl.Legend.Add(s.Name, l)
 	}
+	padRange(pl, logY)
 	headroom(pl, len(p.Series), logY)
 	return pl, nil
+}
+
+// distinctTicks relabels ticks whose labels repeat (gonum rounds 1.08,
+// 1.1 and 1.12 all to "1.1") with as many digits as make them distinct.
+type distinctTicks struct{ plot.Ticker }
+
+func (d distinctTicks) Ticks(min, max float64) []plot.Tick {
+	ts := d.Ticker.Ticks(min, max)
+	for prec := -1; prec <= 12; prec++ {
+		seen := map[string]bool{}
+		repeat := false
+		for _, t := range ts {
+			if t.Label == "" {
+				continue
+			}
+			repeat = repeat || seen[t.Label]
+			seen[t.Label] = true
+		}
+		if !repeat {
+			return ts
+		}
+		for i := range ts {
+			if ts[i].Label != "" {
+				p := prec + 2
+				ts[i].Label = strconv.FormatFloat(ts[i].Value, 'g', p, 64)
+			}
+		}
+	}
+	return ts
+}
+
+// padRange widens a constant or near-constant y range (less than 1% of
+// its magnitude) to ±2% around its middle, so the ticks get distinct
+// labels instead of "1.1, 1.1, 1.1, 1".
+func padRange(pl *plot.Plot, logY bool) {
+	lo, hi := pl.Y.Min, pl.Y.Max
+	if logY {
+		if hi/lo < 1.01 {
+			mid := math.Sqrt(lo * hi)
+			pl.Y.Min, pl.Y.Max = mid/1.1, mid*1.1
+		}
+		return
+	}
+	mid := (lo + hi) / 2
+	mag := math.Max(math.Abs(mid), 1e-3)
+	if hi-lo < 0.01*mag {
+		pl.Y.Min, pl.Y.Max = mid-0.02*mag, mid+0.02*mag
+	}
 }
 
 // headroom raises the top of the y axis so that the legend (top right)
