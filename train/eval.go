@@ -19,6 +19,9 @@ type EvalOptions struct {
 	Seed      uint64 // matching negatives and MAE masks of pretraining evaluation
 	Workers   int
 	CacheDir  string
+	// SkipBad drops clips that fail to load instead of failing the
+	// evaluation; the metrics then carry skipped_clips and Log the list.
+	SkipBad bool
 	// LossWeights weight a pretraining model's total loss as in training
 	// (Options.LossWeights); nil = 1 each. The per-task losses are unweighted.
 	LossWeights *layers.LossWeights
@@ -98,9 +101,10 @@ type Prediction struct {
 
 // evaluator holds the inference programs across evaluations of a run.
 type evaluator struct {
-	m     *layers.Model
-	opts  EvalOptions
-	progs *programs
+	m       *layers.Model
+	opts    EvalOptions
+	progs   *programs
+	loaders []*data.Loader // of the passes run, for SkipBad's summary
 	// onStatus, when set, receives the progress instead of opts.Log (an
 	// evaluation inside a training run, shown in the run's bar).
 	onStatus func(string)
@@ -142,6 +146,7 @@ func Evaluate(ctx context.Context, m *layers.Model, clips []data.Clip, opts Eval
 	e := newEvaluator(m, opts)
 	defer e.progs.close()
 	met, _, err := e.run(ctx, clips, false)
+	e.noteSkipped(met)
 	return met, err
 }
 
@@ -155,6 +160,7 @@ func Predict(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalO
 	if err != nil {
 		return nil, err
 	}
+	e.noteSkipped(met)
 	meta := make(map[string]map[string]json.RawMessage, len(clips))
 	for _, c := range clips {
 		if c.Meta != nil {
@@ -179,11 +185,40 @@ func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, e
 	l, err := data.NewLoader(clips, e.m.Config, data.LoaderOptions{
 		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
 		Pretraining: pretraining, NegativeRatio: neg, FixedShapes: true, CacheDir: e.opts.CacheDir,
+		SkipBad: e.opts.SkipBad,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("train: eval: %w", err)
 	}
+	e.loaders = append(e.loaders, l)
 	return l, nil
+}
+
+// skipped lists the clips the evaluation's passes dropped (SkipBad).
+func (e *evaluator) skipped() []SkippedClip {
+	seen := map[string]bool{}
+	var out []SkippedClip
+	for _, l := range e.loaders {
+		for _, s := range skippedClips(l.Skipped()) {
+			if key := s.ID + "\x00" + s.File; !seen[key] {
+				seen[key] = true
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// noteSkipped adds skipped_clips to the metrics and lists the clips on Log.
+func (e *evaluator) noteSkipped(met map[string]float64) {
+	if !e.opts.SkipBad || met == nil {
+		return
+	}
+	skips := e.skipped()
+	met[MetricSkippedClips] = float64(len(skips))
+	if e.opts.Log != nil {
+		reportSkipped(e.opts.Log, "evaluation", skips)
+	}
 }
 
 // batches iterates an epoch-0 pass over a loader, counting its batches in p.

@@ -15,6 +15,7 @@ import (
 	"github.com/cheggaaa/pb/v3"
 	"github.com/mattn/go-isatty"
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/data"
 )
 
 // Record is one line of metrics.jsonl: Type "train" (a logged step, values
@@ -28,12 +29,43 @@ type Record struct {
 	Elapsed float64            `json:"elapsed_s"`
 	Split   string             `json:"split,omitempty"`
 	Values  map[string]float64 `json:"-"`
+	// Skipped lists, in a "skipped" record, the clips a SkipBad run dropped.
+	Skipped []SkippedClip `json:"-"`
+}
+
+// SkippedClip is one clip a SkipBad run could not load.
+type SkippedClip struct {
+	ID     string `json:"id"`
+	Where  string `json:"where,omitempty"` // manifest line
+	File   string `json:"file,omitempty"`
+	Reason string `json:"reason"`
+}
+
+// skippedClips converts the loader's skip records.
+func skippedClips(skips []data.Skip) []SkippedClip {
+	out := make([]SkippedClip, len(skips))
+	for i, s := range skips {
+		out[i] = SkippedClip{ID: s.ID, Where: s.Where, File: s.File, Reason: s.Reason}
+	}
+	return out
+}
+
+// reportSkipped writes the summary of skipped clips to w.
+func reportSkipped(w io.Writer, what string, skips []SkippedClip) {
+	if len(skips) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%s skipped %d clip(s) that failed to load:\n", what, len(skips))
+	for _, s := range skips {
+		fmt.Fprintf(w, "  %s %s %s: %s\n", s.ID, s.Where, s.File, s.Reason)
+	}
 }
 
 // Record types.
 const (
-	RecordTrain = "train"
-	RecordEval  = "eval"
+	RecordTrain   = "train"
+	RecordEval    = "eval"
+	RecordSkipped = "skipped"
 )
 
 // MarshalJSON flattens Values into the record object.
@@ -41,6 +73,9 @@ func (r Record) MarshalJSON() ([]byte, error) {
 	m := map[string]interface{}{"type": r.Type, "step": r.Step, "epoch": r.Epoch, "time": r.Time, "elapsed_s": r.Elapsed}
 	if r.Split != "" {
 		m["split"] = r.Split
+	}
+	if r.Skipped != nil {
+		m["skipped"] = r.Skipped
 	}
 	for k, v := range r.Values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -87,6 +122,9 @@ func ReadMetrics(path string) ([]Record, error) {
 				r.Epoch = int(f)
 			case "elapsed_s":
 				r.Elapsed, _ = v.(float64)
+			case "skipped":
+				b, _ := json.Marshal(v)
+				_ = json.Unmarshal(b, &r.Skipped)
 			default:
 				if f, ok := v.(float64); ok {
 					r.Values[k] = f

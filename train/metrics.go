@@ -27,6 +27,7 @@ const (
 	MetricMeanWeightedAccuracy   = "mean_weighted_accuracy" // multilabel: mean over labels of weighted_accuracy/<i>
 	MetricMeanF1                 = "mean_f1"                // multilabel: mean over labels of f1/<i>
 	MetricVQAScore               = "vqa_score"              // vqa: mean target score of the predicted answer
+	MetricSkippedClips           = "skipped_clips"          // SkipBad: clips an evaluation could not load
 
 	// Training bookkeeping, logged with the losses but not model quality.
 	StatLR            = "lr"

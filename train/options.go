@@ -136,9 +136,13 @@ type Options struct {
 	// deleting them first; without it (or Resume) such an Out is refused.
 	Overwrite bool // (false)
 
-	EvalBatchSize int    // clips (retrieval: pairs) per evaluation pass, at least 1 (8, like BatchSize)
-	Workers       int    // loader goroutines, at least 1 (GOMAXPROCS)
-	CacheDir      string // decoded-feature cache; "" = none ("")
+	EvalBatchSize int // clips (retrieval: pairs) per evaluation pass, at least 1 (8, like BatchSize)
+	Workers       int // loader goroutines, at least 1 (GOMAXPROCS)
+	// SkipBad drops clips that fail to load from their batch instead of
+	// stopping the run; the skipped clips are listed at the end (Log,
+	// metrics.jsonl and Summary.Skipped).
+	SkipBad  bool
+	CacheDir string // decoded-feature cache; "" = none ("")
 
 	Log      io.Writer // progress bar / log lines; nil = discarded (nil)
 	Progress Progress  // (ProgressAuto)

@@ -59,8 +59,9 @@ type Summary struct {
 	BestMetric string
 	BestValue  float64
 	BestStep   int
-	Seconds    float64 // wall time of the whole run, across resumes
-	Checkpoint string  // newest checkpoint folder
+	Seconds    float64       // wall time of the whole run, across resumes
+	Checkpoint string        // newest checkpoint folder
+	Skipped    []SkippedClip // clips a SkipBad run could not load
 }
 
 // New prepares a run: m is the model to train (fresh, or initialised with
@@ -133,6 +134,7 @@ func (t *Trainer) loader() (*data.Loader, error) {
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
 		DropLast: true, Pretraining: pre, NegativeRatio: neg, FixedShapes: true, CacheDir: t.opts.CacheDir,
+		SkipBad: t.opts.SkipBad,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
@@ -281,7 +283,15 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	if err := t.writeFinal(); err != nil {
 		return nil, err
 	}
-	return t.summary(dir), nil
+	sum = t.summary(dir)
+	if o.SkipBad {
+		sum.Skipped = skippedClips(l.Skipped())
+		reportSkipped(o.Log, "training", sum.Skipped)
+		if err := t.log.record(Record{Type: RecordSkipped, Step: t.state.Step, Epoch: t.state.Epoch, Skipped: sum.Skipped}); err != nil {
+			return nil, err
+		}
+	}
+	return sum, nil
 }
 
 // dropoutSeed is the dropout seed of micro-batch k of a run: a function of

@@ -29,6 +29,7 @@ func init() {
 
 // evalFlags are shared by eval and predict.
 type evalFlags struct {
+	skipBad                        bool
 	data, ckpt, split, task, cache string
 	answers                        string
 	batch                          int
@@ -48,6 +49,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
 	fs.BoolVar(&f.allowNonFinite, "allow-nonfinite", false, "load weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
 	fs.BoolVar(&f.plain, "plain", false, "plain progress lines (every 10 s) instead of a progress bar")
+	fs.BoolVar(&f.skipBad, "skip-bad", false, "drop clips that fail to load (listed at the end; skipped_clips in the metrics) instead of stopping")
 	fs.StringVar(&f.answers, "answers", "", "vqa: answer vocabulary (one answer per line) naming the predicted answers; default: the checkpoint's id2label")
 }
 
@@ -87,7 +89,7 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, err
 		}
 	}
-	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log}
+	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log, SkipBad: f.skipBad}
 	if f.plain {
 		eo.Progress = train.ProgressPlain
 	}

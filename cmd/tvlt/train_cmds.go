@@ -114,6 +114,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Overwrite, "overwrite", d.Overwrite, "start afresh in an --out holding another run's model, metrics or checkpoints, deleting them (without it or --resume such an --out is refused)")
 	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
 	fs.IntVar(&o.Workers, "workers", d.Workers, "decoding goroutines (default: one per core)")
+	fs.BoolVar(&o.SkipBad, "skip-bad", d.SkipBad, "drop clips that fail to load (listed at the end and in metrics.jsonl) instead of stopping")
 	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
 }
 
