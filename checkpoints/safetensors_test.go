@@ -14,6 +14,7 @@ import (
 
 	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/internal/golden"
+	"github.com/tvlt-go/tvlt/layers"
 	"gorgonia.org/tensor"
 )
 
@@ -85,16 +86,19 @@ func f32bytes(vals ...float32) []byte {
 func TestGoldenRoundTripByteIdentical(t *testing.T) {
 	dir := golden.Dir(t)
 	for _, tc := range []struct {
-		file    string
-		tensors int
-		params  int
-		model   string
+		file, config string
+		kind         layers.Kind
+		model        string
 	}{
-		{"weights.safetensors", 81, 35233, "TvltForPreTraining"},
-		{"weights_classification.safetensors", 0, 0, ""},
-		{"weights_regression.safetensors", 0, 0, ""},
+		{"weights.safetensors", "config.json", layers.Pretraining, "TvltForPreTraining"},
+		{"weights_classification.safetensors", "config_classification.json", layers.Classification, ""},
+		{"weights_regression.safetensors", "config_regression.json", layers.Classification, ""},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
+			if !golden.Has(dir, tc.file) || !golden.Has(dir, tc.config) {
+				t.Skipf("the golden set lacks %s or %s", tc.file, tc.config)
+			}
+			_, wantTensors, wantParams := goldenExpect(t, dir, tc.config, tc.kind)
 			src := filepath.Join(dir, tc.file)
 			orig, err := os.ReadFile(src)
 			if err != nil {
@@ -108,8 +112,8 @@ func TestGoldenRoundTripByteIdentical(t *testing.T) {
 			for _, d := range ts {
 				params += d.Shape().TotalSize()
 			}
-			if tc.tensors != 0 && (len(ts) != tc.tensors || params != tc.params) {
-				t.Fatalf("read %d tensors / %d params, want %d / %d", len(ts), params, tc.tensors, tc.params)
+			if len(ts) != wantTensors || params != wantParams {
+				t.Fatalf("read %d tensors / %d params, want %d / %d (from %s)", len(ts), params, wantTensors, wantParams, tc.config)
 			}
 			if tc.model != "" && (meta["model"] != tc.model || meta["format"] != "pt") {
 				t.Fatalf("metadata %v", meta)
@@ -154,19 +158,22 @@ func TestGoldenRoundTripByteIdentical(t *testing.T) {
 }
 
 func TestGoldenAs64(t *testing.T) {
-	src := filepath.Join(golden.Dir(t), "weights.safetensors")
+	dir := golden.Dir(t)
+	src := filepath.Join(dir, "weights.safetensors")
+	shapes, wantTensors, _ := goldenExpect(t, dir, "config.json", layers.Pretraining)
 	t32, _, err := checkpoints.ReadSafetensors(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t64, meta := read64(t, src)
-	if meta["model"] != "TvltForPreTraining" || len(t64) != 81 {
-		t.Fatalf("got %d tensors, meta %v", len(t64), meta)
+	if meta["model"] != "TvltForPreTraining" || len(t64) != wantTensors {
+		t.Fatalf("got %d tensors, meta %v; want %d tensors (from config.json)", len(t64), meta, wantTensors)
 	}
 	name := "tvlt.cls_embedding"
+	want := tensor.Shape(shapes[name]) // (1, 1, hidden_size)
 	a, b := t32[name].Data().([]float32), t64[name].Data().([]float64)
-	if len(a) != 32 || len(b) != 32 || !reflect.DeepEqual(t64[name].Shape(), tensor.Shape{1, 1, 32}) {
-		t.Fatalf("shape %v", t64[name].Shape())
+	if len(a) != want.TotalSize() || len(b) != want.TotalSize() || !reflect.DeepEqual(t64[name].Shape(), want) {
+		t.Fatalf("shape %v, want %v", t64[name].Shape(), want)
 	}
 	for i := range a {
 		if float64(a[i]) != b[i] {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"math/rand/v2"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -126,7 +127,12 @@ func TestPermutationsFromNoiseTies(t *testing.T) {
 // TestGoldenPixelNoiseReplay: HF's pixel noise has no ties, so a stable ascending
 // argsort of it must reproduce torch's ids_shuffle and ids_restore exactly.
 func TestGoldenPixelNoiseReplay(t *testing.T) {
-	g := golden.Load(t, golden.Dir(t), "pretraining.npz")
+	dir := golden.Dir(t)
+	cfg, err := Read(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := golden.Load(t, dir, "pretraining.npz")
 	noise := golden.Float64s(g["pixel_noise"])
 	shape := g["pixel_noise"].Shape()
 	L := shape[1]
@@ -140,20 +146,21 @@ func TestGoldenPixelNoiseReplay(t *testing.T) {
 			t.Fatalf("index %d: shuffle %d restore %d, want %v %v", i, s[i], r[i], wantS[i], wantR[i])
 		}
 	}
-	if keep := golden.Float64s(g["pixel_len_keep"])[0]; LenKeep(L, 0.75) != int(keep) {
-		t.Fatalf("pixel len_keep %d, want %v", LenKeep(L, 0.75), keep)
+	if keep := golden.Float64s(g["pixel_len_keep"])[0]; LenKeep(L, cfg.PixelMaskRatio) != int(keep) {
+		t.Fatalf("pixel len_keep %d (ratio %v), want %v", LenKeep(L, cfg.PixelMaskRatio), cfg.PixelMaskRatio, keep)
 	}
-	if keep := golden.Float64s(g["audio_len_keep"])[0]; LenKeep(g["audio_noise"].Shape()[1], 0.15) != int(keep) {
-		t.Fatalf("audio len_keep %d, want %v", LenKeep(g["audio_noise"].Shape()[1], 0.15), keep)
+	LA := g["audio_noise"].Shape()[1]
+	if keep := golden.Float64s(g["audio_len_keep"])[0]; LenKeep(LA, cfg.AudioMaskRatio) != int(keep) {
+		t.Fatalf("audio len_keep %d (ratio %v), want %v", LenKeep(LA, cfg.AudioMaskRatio), cfg.AudioMaskRatio, keep)
 	}
-	// Audio noise has ties: the stable order differs from torch's (README), but the tied
-	// groups must still come out as whole contiguous runs.
+	// Frame-level audio noise has ties: the stable order differs from torch's (README),
+	// but the tied groups must still come out as whole contiguous runs.
 	an := golden.Float64s(g["audio_noise"])
-	as, _, err := permutationsFromNoise(an, L)
+	as, _, err := permutationsFromNoise(an, LA)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for j := 1; j < L; j++ {
+	for j := 1; j < LA; j++ {
 		if an[as[j]] < an[as[j-1]] {
 			t.Fatalf("audio shuffle not ascending at %d", j)
 		}

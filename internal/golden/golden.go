@@ -38,18 +38,33 @@ func RepoRoot() (string, error) {
 // always provides one.
 func Dir(t testing.TB) string {
 	t.Helper()
-	dir := os.Getenv("TVLT_GOLDEN_DIR")
+	dir, err := dirPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// dirPath is Dir without the test: the golden set's absolute path, or an
+// error saying where it looked and how to point TVLT_GOLDEN_DIR elsewhere.
+func dirPath() (string, error) {
+	dir, from := os.Getenv("TVLT_GOLDEN_DIR"), "$TVLT_GOLDEN_DIR"
 	if dir == "" {
 		root, err := RepoRoot()
 		if err != nil {
-			t.Fatal(err)
+			return "", fmt.Errorf("golden: TVLT_GOLDEN_DIR is not set and %w, so ../shared/golden beside the repository cannot be located; set TVLT_GOLDEN_DIR to the absolute path of a golden set (a folder holding config.json, weights.safetensors, *.npz)", err)
 		}
-		dir = filepath.Join(root, "..", "shared", "golden")
+		dir, from = filepath.Join(root, "..", "shared", "golden"), "../shared/golden beside the repository root "+root+" (the default when TVLT_GOLDEN_DIR is not set)"
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
-		t.Fatalf("golden: no golden set at %s (set TVLT_GOLDEN_DIR): %v", dir, err)
+		return "", fmt.Errorf("golden: no golden set at %s (from %s): %v; "+
+			"point TVLT_GOLDEN_DIR at a golden set folder (holding config.json, weights.safetensors and the *.npz files), "+
+			"e.g. TVLT_GOLDEN_DIR=/path/to/shared/golden go test ./...", dir, from, err)
 	}
-	return dir
+	return dir, nil
 }
 
 // Has reports whether the golden set holds the named file.
