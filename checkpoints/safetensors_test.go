@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -412,6 +413,22 @@ func TestCorruptSafetensors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The cut points and the numbers in the messages come from the file:
+	// its header length, data section size and last tensor.
+	hl := int(binary.LittleEndian.Uint64(orig[:8]))
+	dataLen := len(orig) - 8 - hl
+	sf, err := checkpoints.OpenSafetensors(goldenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last checkpoints.TensorInfo
+	for _, ti := range sf.Tensors() {
+		if ti.End > last.End {
+			last = ti
+		}
+	}
+	sf.Close()
+	headerCut := 8 + hl/2
 	eight := f32bytes(1, 2)
 	huge := make([]byte, 16)
 	binary.LittleEndian.PutUint64(huge, 1<<62)
@@ -422,9 +439,9 @@ func TestCorruptSafetensors(t *testing.T) {
 	}{
 		{"empty file", nil, []string{"truncated", "0 bytes"}},
 		{"truncated length field", orig[:5], []string{"truncated", "5 bytes"}},
-		{"truncated in header", orig[:4000], []string{"header length 8400 beyond the file (3992 bytes"}},
-		{"truncated in data", orig[:len(orig)/2], []string{`out of range: the data section holds 66262 bytes`, `tensor "`}},
-		{"truncated last byte", orig[:len(orig)-1], []string{`tensor "tvlt.pixel_embeddings.type_embed_v": data_offsets [140804, 140932] out of range: the data section holds 140931 bytes`}},
+		{"truncated in header", orig[:headerCut], []string{fmt.Sprintf("header length %d beyond the file (%d bytes", hl, headerCut-8)}},
+		{"truncated in data", orig[:8+hl+dataLen/2], []string{fmt.Sprintf(`out of range: the data section holds %d bytes`, dataLen/2), `tensor "`}},
+		{"truncated last byte", orig[:len(orig)-1], []string{fmt.Sprintf(`tensor %q: data_offsets [%d, %d] out of range: the data section holds %d bytes`, last.Name, last.Begin, last.End, dataLen-1)}},
 		{"header length beyond file", huge, []string{"header length 4611686018427387904 beyond the file"}},
 		{"header length zero", buildSafetensors("", nil), []string{"header length 0 is too short"}},
 		{"not JSON", buildSafetensors("{xx}", nil), []string{"header JSON"}},
