@@ -16,7 +16,8 @@ import (
 func TestDropout(t *testing.T) {
 	dir := golden.Dir(t)
 	in := golden.Load(t, dir, "inputs.npz")
-	labels := tensor.New(tensor.WithShape(2), tensor.WithBacking([]int64{0, 0}))
+	B := in["pixel_values"].Shape()[0] // the set's batch size
+	labels := tensor.New(tensor.WithShape(B), tensor.WithBacking(make([]int64, B)))
 	batch := func(seed uint64) *Batch {
 		return &Batch{PixelValues: in["pixel_values"], PixelMask: in["pixel_mask"], AudioValues: in["audio_values"],
 			AudioMask: in["audio_mask"], Labels: labels, DropoutSeed: seed}

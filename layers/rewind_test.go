@@ -30,7 +30,8 @@ func TestRewindMatchesFreshMachine(t *testing.T) {
 		c.PixelValues = newDense(b.PixelValues.Dtype(), v, b.PixelValues.Shape()...)
 		return &c
 	}
-	labels := tensor.New(tensor.WithShape(2), tensor.WithBacking([]int64{0, 0})) // valid for any num_labels
+	B := in["pixel_values"].Shape()[0]                                              // the set's batch size
+	labels := tensor.New(tensor.WithShape(B), tensor.WithBacking(make([]int64, B))) // valid for any num_labels
 	for _, tc := range []struct {
 		name   string
 		kind   Kind
