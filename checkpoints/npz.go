@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,15 @@ func ReadNPZ(path string) (map[string]*tensor.Dense, error) {
 		return nil, fmt.Errorf("checkpoints: %s: %w", path, err)
 	}
 	defer zr.Close()
+	// Entries may share compressed bytes (an overlapping zip bomb), so the
+	// per-entry ratio check of readNPYEntry alone would let a small file
+	// expand once per directory entry: bound the whole archive by its size.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	limit := 1100*uint64(st.Size()) + 1024*uint64(len(zr.File))
+	budget := limit
 	out := make(map[string]*tensor.Dense, len(zr.File))
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/") {
@@ -50,6 +60,10 @@ func ReadNPZ(path string) (map[string]*tensor.Dense, error) {
 		if _, dup := out[key]; dup {
 			return nil, fmt.Errorf("checkpoints: %s: array %q appears twice", path, key)
 		}
+		if f.UncompressedSize64 > budget {
+			return nil, fmt.Errorf("checkpoints: %s: entries claim more than %d bytes from a %d byte archive", path, limit, st.Size())
+		}
+		budget -= f.UncompressedSize64
 		d, err := readNPYEntry(f)
 		if err != nil {
 			return nil, fmt.Errorf("checkpoints: %s: array %q: %w", path, key, err)

@@ -1,6 +1,7 @@
 package video
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"image"
@@ -38,19 +39,34 @@ var imageExts = map[string]bool{".png": true, ".jpg": true, ".jpeg": true}
 // without compositing (like Pillow's convert("RGB")), grey becomes R=G=B and
 // 16-bit samples keep their high byte.
 func ReadImage(path string) (Frame, error) {
-	fh, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return Frame{}, fmt.Errorf("video: %w", err)
 	}
-	defer fh.Close()
 	var img image.Image
+	var cfg image.Config
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".png":
-		img, err = png.Decode(fh)
+		if cfg, err = png.DecodeConfig(bytes.NewReader(b)); err == nil {
+			err = checkPixels(cfg, len(b))
+		}
+		if err == nil {
+			img, err = png.Decode(bytes.NewReader(b))
+		}
 	case ".jpg", ".jpeg":
-		img, err = jpeg.Decode(fh)
+		if cfg, err = jpeg.DecodeConfig(bytes.NewReader(b)); err == nil {
+			err = checkPixels(cfg, len(b))
+		}
+		if err == nil {
+			img, err = jpeg.Decode(bytes.NewReader(b))
+		}
 	default:
-		img, _, err = image.Decode(fh)
+		if cfg, _, err = image.DecodeConfig(bytes.NewReader(b)); err == nil {
+			err = checkPixels(cfg, len(b))
+		}
+		if err == nil {
+			img, _, err = image.Decode(bytes.NewReader(b))
+		}
 	}
 	if err != nil {
 		return Frame{}, fmt.Errorf("video: %s: cannot decode image: %w", path, err)
@@ -60,6 +76,26 @@ func ReadImage(path string) (Frame, error) {
 		return Frame{}, fmt.Errorf("video: %s: empty image", path)
 	}
 	return f, nil
+}
+
+// The decoders allocate the whole image from the header's width and height
+// before reading any pixel data, so a file of a few hundred bytes claiming
+// 60000x60000 pixels would cost gigabytes before failing. A real file cannot
+// be that dense: deflate expands at most ~1032:1 and a 1-bit PNG packs 8
+// pixels a byte, and a JPEG spends at least a bit on each 8x8 block. So an
+// image may declare at most maxPixelsPerByte pixels per file byte (or
+// minFramePixels, whatever the file size).
+const (
+	maxPixelsPerByte = 8 * 1100
+	minFramePixels   = 1 << 20
+)
+
+func checkPixels(cfg image.Config, size int) error {
+	px := uint64(max(cfg.Width, 0)) * uint64(max(cfg.Height, 0))
+	if limit := max(minFramePixels, maxPixelsPerByte*uint64(size)); px > limit {
+		return fmt.Errorf("%dx%d pixels (%d) is more than a %d byte file can hold (at most %d)", cfg.Width, cfg.Height, px, size, limit)
+	}
+	return nil
 }
 
 // toFrame converts any decoded image to packed RGB, with fast paths for the
