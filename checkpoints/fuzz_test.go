@@ -9,22 +9,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/internal/allocs"
 	"gorgonia.org/tensor"
 )
-
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 // fuzzNPY is a .npy version 1.0 image with the given header dict and data.
 func fuzzNPY(dict string, data []byte) []byte {
@@ -116,7 +107,7 @@ func FuzzReadNPZ(f *testing.F) {
 		}
 		var got map[string]*tensor.Dense
 		var err error
-		alloc := fuzzAllocated(func() { got, err = checkpoints.ReadNPZ(path) })
+		alloc := allocs.Of(func() { got, err = checkpoints.ReadNPZ(path) })
 		if limit := uint64(64<<20) + 4*1100*uint64(len(b)); alloc > limit {
 			t.Fatalf("reading a %d byte archive allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}
@@ -158,7 +149,7 @@ func TestReadNPZOverlappingEntries(t *testing.T) {
 		t.Fatal(err)
 	}
 	var err error
-	alloc := fuzzAllocated(func() { _, err = checkpoints.ReadNPZ(path) })
+	alloc := allocs.Of(func() { _, err = checkpoints.ReadNPZ(path) })
 	if err == nil || !strings.Contains(err.Error(), "entries claim more than") {
 		t.Fatalf("err = %v", err)
 	}
@@ -210,7 +201,7 @@ func FuzzReadChecksums(f *testing.F) {
 		}
 		var c *checkpoints.Checksums
 		var err error
-		alloc := fuzzAllocated(func() { c, err = checkpoints.ReadChecksums(dir) })
+		alloc := allocs.Of(func() { c, err = checkpoints.ReadChecksums(dir) })
 		if limit := uint64(64<<20) + 64*uint64(len(b)); alloc > limit {
 			t.Fatalf("reading %d bytes allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}
@@ -228,7 +219,7 @@ func FuzzReadChecksums(f *testing.F) {
 				t.Fatalf("file name %q outside the folder accepted", name)
 			}
 		}
-		alloc = fuzzAllocated(func() { err = checkpoints.VerifyFolder(dir) })
+		alloc = allocs.Of(func() { err = checkpoints.VerifyFolder(dir) })
 		if limit := uint64(64<<20) + 64*uint64(len(b)) + 64<<10*uint64(len(c.Files)); alloc > limit {
 			t.Fatalf("verifying %d files allocated %d bytes (limit %d)", len(c.Files), alloc, limit)
 		}

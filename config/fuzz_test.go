@@ -2,19 +2,11 @@ package config
 
 import (
 	"bytes"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/tvlt-go/tvlt/internal/allocs"
+)
 
 // FuzzParse feeds arbitrary bytes to config.Parse (config.json). It must not
 // panic; it returns either an error or a config that passes Validate, and
@@ -45,7 +37,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c Config
 		var err error
-		alloc := fuzzAllocated(func() { c, err = Parse(b) })
+		alloc := allocs.Of(func() { c, err = Parse(b) })
 		if limit := uint64(64<<20) + 64*uint64(len(b)); alloc > limit {
 			t.Fatalf("parsing %d bytes allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}

@@ -7,19 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/tvlt-go/tvlt/internal/allocs"
+)
 
 // fuzzSameJSON reports whether two JSON values are equal as values
 // (WriteManifest's encoder may escape characters the input did not).
@@ -76,7 +68,7 @@ func FuzzReadManifest(f *testing.F) {
 		}
 		var clips []Clip
 		var err error
-		alloc := fuzzAllocated(func() { clips, err = ReadManifest(path) })
+		alloc := allocs.Of(func() { clips, err = ReadManifest(path) })
 		if limit := uint64(64<<20) + 64*uint64(len(b)); alloc > limit {
 			t.Fatalf("reading %d bytes allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}

@@ -5,19 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/tvlt-go/tvlt/internal/allocs"
+)
 
 // FuzzReadState writes the input as a checkpoint's trainer_state.json and
 // reads it with ReadState. It must not panic; it returns either an error
@@ -57,7 +49,7 @@ func FuzzReadState(f *testing.F) {
 		}
 		var s State
 		var err error
-		alloc := fuzzAllocated(func() { s, err = ReadState(dir) })
+		alloc := allocs.Of(func() { s, err = ReadState(dir) })
 		if limit := uint64(64<<20) + 64*uint64(len(b)); alloc > limit {
 			t.Fatalf("reading %d bytes allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}

@@ -4,18 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"math"
-	"runtime"
 	"testing"
-)
 
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/tvlt-go/tvlt/internal/allocs"
+)
 
 // FuzzDecodeWAV feeds arbitrary bytes to the WAV decoder. It must not panic;
 // it returns either one of the package's WAV errors or a clip that is
@@ -70,7 +62,7 @@ func FuzzDecodeWAV(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var c *Clip
 		var err error
-		alloc := fuzzAllocated(func() { c, err = DecodeWAV(b) })
+		alloc := allocs.Of(func() { c, err = DecodeWAV(b) })
 		if limit := uint64(64<<20) + 4*uint64(len(b)) + 24*math.MaxUint16; alloc > limit {
 			t.Fatalf("decoding %d bytes allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}

@@ -10,19 +10,11 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-)
 
-// fuzzAllocated returns the bytes fn allocated (runtime.MemStats.TotalAlloc).
-func fuzzAllocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/tvlt-go/tvlt/internal/allocs"
+)
 
 // fuzzImages returns small PNG and JPEG files of the kinds the decoders
 // return: NRGBA/RGBA, grey, 16-bit, paletted, 4:2:0 YCbCr and grey JPEG.
@@ -121,7 +113,7 @@ func FuzzReadFrameDir(f *testing.F) {
 		}
 		var frames []Frame
 		var err error
-		alloc := fuzzAllocated(func() { frames, err = ReadFrameDir(dir) })
+		alloc := allocs.Of(func() { frames, err = ReadFrameDir(dir) })
 		if limit := uint64(64<<20) + 64*budget; alloc > limit {
 			t.Fatalf("reading a %d byte image allocated %d bytes (limit %d)", len(b), alloc, limit)
 		}
