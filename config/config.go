@@ -39,7 +39,7 @@ type Config struct {
 	DecoderIntermediateSize   int
 	PixelMaskRatio            float64
 	AudioMaskRatio            float64
-	AudioMaskType             string // "frame-level" or "patch-level" (canonical spelling)
+	AudioMaskType             string // "frame-level" or "patch-level" (canonical spelling; config.json says "patch_level")
 	TaskMatching              bool
 	TaskMAE                   bool
 	LossType                  string // "classification", "regression" (HF's), or the tvlt-go extensions "multilabel" and "vqa" (LossTypes)
@@ -267,7 +267,8 @@ func Parse(buf []byte) (Config, error) {
 	add(take("architectures", &c.Architectures))
 	delete(raw, "model_type")
 	// The reference's config check spells patch-level with an underscore and
-	// its forward pass with a hyphen; accept both and store one.
+	// its forward pass with a hyphen; accept both and store the hyphen
+	// (MarshalJSON writes the underscore HF's config accepts).
 	if c.AudioMaskType == "patch_level" {
 		c.AudioMaskType = "patch-level"
 	}
@@ -349,6 +350,15 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	m["pixel_mask_ratio"] = c.PixelMaskRatio
 	m["audio_mask_ratio"] = c.AudioMaskRatio
 	m["audio_mask_type"] = c.AudioMaskType
+	if c.AudioMaskType == "patch-level" {
+		// HF's TvltConfig raises on "patch-level" and accepts only
+		// "frame-level" or "patch_level", so the file says "patch_level".
+		// HF's own forward then tests for "patch-level" and, given
+		// "patch_level", fails with an unbound noise variable: HF can mask
+		// audio patch-level only if the attribute is set to "patch-level"
+		// after the config is built. Parse reads both spellings.
+		m["audio_mask_type"] = "patch_level"
+	}
 	m["task_matching"] = c.TaskMatching
 	m["task_mae"] = c.TaskMAE
 	m["loss_type"] = c.LossType

@@ -186,3 +186,40 @@ func TestExtensionLossTypes(t *testing.T) {
 		t.Error("classification has float labels")
 	}
 }
+
+// TestAudioMaskTypeWrittenAsHFAccepts: config.json must carry the spelling
+// HF's TvltConfig accepts ("frame-level" or "patch_level"), whichever
+// spelling was read, and read back to the same masking.
+func TestAudioMaskTypeWrittenAsHFAccepts(t *testing.T) {
+	for _, tc := range []struct{ in, written, internal string }{
+		{"frame-level", "frame-level", "frame-level"},
+		{"patch_level", "patch_level", "patch-level"},
+		{"patch-level", "patch_level", "patch-level"},
+	} {
+		c, err := Parse([]byte(`{"audio_mask_type": "` + tc.in + `"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := c.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back map[string]interface{}
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back["audio_mask_type"] != tc.written {
+			t.Errorf("%s: written as %v, want %q", tc.in, back["audio_mask_type"], tc.written)
+		}
+		c2, err := Parse(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AudioMaskType != tc.internal || c2.AudioMaskType != tc.internal {
+			t.Errorf("%s: read as %q, re-read as %q, want %q", tc.in, c.AudioMaskType, c2.AudioMaskType, tc.internal)
+		}
+		if g := c2.AudioMaskGroup(); (tc.internal == "patch-level") != (g == 1) {
+			t.Errorf("%s: AudioMaskGroup %d after the round trip", tc.in, g)
+		}
+	}
+}
