@@ -47,6 +47,15 @@ type Config struct {
 	ID2Label                  map[int]string
 	Architectures             []string
 
+	// ClassifierPooler (tvlt-go extension, JSON "classifier_pooler") puts
+	// the original TVLT's tanh pooler, classifier.pooler.dense, before the
+	// classifier, as its MOSEI and VQA checkpoints have; HF's head has none.
+	ClassifierPooler bool
+	// ClassifierLayerNormEps (tvlt-go extension, JSON
+	// "classifier_layer_norm_eps") is classifier.1's eps when positive; the
+	// original's head uses PyTorch's default 1e-5, HF's layer_norm_eps.
+	ClassifierLayerNormEps float64
+
 	// Extra keeps keys this struct does not model (transformers_version,
 	// pre-release hub names, ...) so they are written back unchanged.
 	Extra map[string]json.RawMessage
@@ -147,6 +156,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.LayerNormEps > 0) {
 		return fmt.Errorf("config: layer_norm_eps must be positive, got %v", c.LayerNormEps)
+	}
+	if !(c.ClassifierLayerNormEps >= 0) {
+		return fmt.Errorf("config: classifier_layer_norm_eps must be positive (or 0 for layer_norm_eps), got %v", c.ClassifierLayerNormEps)
 	}
 	if c.AudioMaskType != "frame-level" && c.AudioMaskType != "patch-level" {
 		return fmt.Errorf("config: audio_mask_type %q must be \"frame-level\" or \"patch-level\"", c.AudioMaskType)
@@ -265,6 +277,8 @@ func Parse(buf []byte) (Config, error) {
 	add(take("task_mae", &c.TaskMAE))
 	add(take("loss_type", &c.LossType))
 	add(take("architectures", &c.Architectures))
+	add(take("classifier_pooler", &c.ClassifierPooler))
+	add(take("classifier_layer_norm_eps", &c.ClassifierLayerNormEps))
 	delete(raw, "model_type")
 	// The reference's config check spells patch-level with an underscore and
 	// its forward pass with a hyphen; accept both and store the hyphen
@@ -365,6 +379,12 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	m["model_type"] = "tvlt"
 	if len(c.Architectures) > 0 {
 		m["architectures"] = c.Architectures
+	}
+	if c.ClassifierPooler {
+		m["classifier_pooler"] = true
+	}
+	if c.ClassifierLayerNormEps != 0 {
+		m["classifier_layer_norm_eps"] = c.ClassifierLayerNormEps
 	}
 	id2label := c.ID2Label
 	if len(id2label) != c.NumLabels {
