@@ -55,17 +55,52 @@ func IDsShuffle(noise []float64, l int) ([]int64, error) {
 }
 
 // PixelIDsShuffle draws one clip's pixel ids_shuffle over l tokens
-// (patch-level noise).
-func (c Config) PixelIDsShuffle(rng *rand.Rand, l int) []int64 {
-	ids, _ := IDsShuffle(Noise(rng, l, 1), l)
+// (patch-level noise). With real (the clip's pixel_mask) the padding is
+// always kept (KeepPadding); nil draws as the reference.
+func (c Config) PixelIDsShuffle(rng *rand.Rand, l int, real []float32) []int64 {
+	noise := Noise(rng, l, 1)
+	KeepPadding(noise, real)
+	ids, _ := IDsShuffle(noise, l)
 	return ids
 }
 
 // AudioIDsShuffle draws one clip's audio ids_shuffle over l tokens
-// (frame- or patch-level noise, from audio_mask_type).
-func (c Config) AudioIDsShuffle(rng *rand.Rand, l int) []int64 {
-	ids, _ := IDsShuffle(Noise(rng, l, c.AudioMaskGroup()), l)
+// (frame- or patch-level noise, from audio_mask_type); real as in
+// PixelIDsShuffle.
+func (c Config) AudioIDsShuffle(rng *rand.Rand, l int, real []float32) []int64 {
+	noise := Noise(rng, l, c.AudioMaskGroup())
+	KeepPadding(noise, real)
+	ids, _ := IDsShuffle(noise, l)
 	return ids
+}
+
+// KeepPadding moves padded tokens (real[i] == 0) ahead of every real token
+// in the noise order, so random_masking keeps them and removes real tokens
+// only (as long as the padding fits in len_keep). This is tvlt-go's
+// --mask-real-only, a departure from the reference, whose keep count counts
+// padding: on short clips padded to a long batch it removes mostly
+// padding. The random draw is the same with or without it.
+func KeepPadding(noise []float64, real []float32) {
+	for i, r := range real {
+		if r == 0 {
+			noise[i] = -1
+		}
+	}
+}
+
+// RemovedShare counts, over rows of l tokens, the tokens random_masking
+// removes (those after len_keep in ids_shuffle) and how many of them are
+// real (real[id] != 0; nil real counts every token as real).
+func RemovedShare(idsShuffle []int64, l, lenKeep int, real []float32) (removed, realRemoved int) {
+	for r := 0; r+l <= len(idsShuffle) && l > 0; r += l {
+		for _, id := range idsShuffle[r+lenKeep : r+l] {
+			removed++
+			if real == nil || real[r+int(id)] != 0 {
+				realRemoved++
+			}
+		}
+	}
+	return removed, realRemoved
 }
 
 // Mask is random_masking's output for a batch of b rows of l tokens.

@@ -193,7 +193,7 @@ func TestDemoCues(t *testing.T) {
 		t.Fatal(err)
 	}
 	sh := tinyConfig()
-	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 32, FixedShapes: true})
+	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 32, Padding: Padding{Mode: PadMax}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestDemoCues(t *testing.T) {
 
 	// The pretraining task itself: the loader's pairs (half of them with another clip's
 	// video), judged by the rule "the two signatures agree".
-	pl, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 32, FixedShapes: true, Pretraining: true, Seed: 5, CacheDir: t.TempDir()})
+	pl, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 32, Padding: Padding{Mode: PadMax}, Pretraining: true, Seed: 5, CacheDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,10 +26,13 @@ type LoaderOptions struct {
 	// NegativeRatio is the share of matching negatives (video of another clip);
 	// 0 means the default 0.5, a negative value means no negatives.
 	NegativeRatio float64
-	// FixedShapes pads frames to NumFrames and audio to SpectrogramLength, so every
-	// full batch has one shape (one compiled graph). Default: pad to the batch's
-	// longest clip, audio rounded up to whole patches, like the reference.
-	FixedShapes bool
+	// Padding is the shape each batch is padded to: the batch's longest clip
+	// (the zero value, the reference's), the maximum (one shape for every
+	// full batch) or audio rounded up to buckets.
+	Padding Padding
+	// MaskRealOnly always keeps padded tokens in the MAE masks, so the
+	// removed tokens are real ones (config.KeepPadding; not the reference's).
+	MaskRealOnly bool
 	// CacheDir keeps decoded per-clip features on disk (keyed by source path, size,
 	// mtime and all preprocessing settings), so later epochs skip ffmpeg and decoding.
 	CacheDir string
@@ -441,7 +444,7 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 			}
 		}
 	}
-	b := loaderSpec(l.cfg, l.opts.FixedShapes).stack(samples, m)
+	b := loaderSpec(l.cfg, l.opts.Padding).stack(samples, m)
 	b.Epoch, b.Index = epoch, k
 	if !l.opts.Pretraining {
 		return b
@@ -453,7 +456,7 @@ func (l *Loader) assemble(epoch, k int, samples, mix []*Sample, part []int) *Bat
 			b.Partners[j] = part[j]
 		}
 	}
-	drawMasks(l.cfg, b, true, true, func(j int, stream uint64) *rand.Rand {
+	drawMasks(l.cfg, b, true, true, l.opts.MaskRealOnly, func(j int, stream uint64) *rand.Rand {
 		return l.rng(stream, epoch, samples[j].Index)
 	})
 	return b

@@ -224,7 +224,7 @@ func TestLoaderBatches(t *testing.T) {
 	}
 
 	// FixedShapes: every batch is (B, NumFrames, ...) and (B, 1, SpectrogramLength, F).
-	l, _ = NewLoader(clips, sh, LoaderOptions{BatchSize: 3, FixedShapes: true, DropLast: true})
+	l, _ = NewLoader(clips, sh, LoaderOptions{BatchSize: 3, Padding: Padding{Mode: PadMax}, DropLast: true})
 	bs = collect(t, l.Epoch(0))
 	if len(bs) != 2 {
 		t.Fatalf("DropLast: %d batches", len(bs))
@@ -240,7 +240,7 @@ func TestLoaderPretraining(t *testing.T) {
 	dir := t.TempDir()
 	clips := testClips(t, dir, 12)
 	sh := tinyConfig()
-	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 4, Shuffle: true, Seed: 5, Pretraining: true, FixedShapes: true})
+	l, err := NewLoader(clips, sh, LoaderOptions{BatchSize: 4, Shuffle: true, Seed: 5, Pretraining: true, Padding: Padding{Mode: PadMax}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,30 +1,102 @@
 package data
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"strconv"
+	"strings"
 
 	"github.com/tvlt-go/tvlt/config"
 )
+
+// Padding says which shape a batch's clips are padded to. Every batch shape
+// is one compiled program, while the MAE keep count int(L·(1−ratio))
+// counts padded tokens (as the reference does): padding to the maximum
+// gives one program but removes mostly padding from short clips; padding to
+// the batch's longest clip is what the reference's processors do.
+type Padding struct {
+	Mode PadMode
+	// Bucket rounds the batch's audio time patches up to a multiple of it
+	// (Mode PadBucket), bounding the number of shapes.
+	Bucket int
+}
+
+// PadMode is a Padding policy.
+type PadMode int
+
+// Padding policies; the zero value is the reference's.
+const (
+	// PadLongest pads frames to the batch's most frames and audio to its
+	// longest clip, rounded up to a whole time patch: HF's processors.
+	PadLongest PadMode = iota
+	// PadMax pads frames to num_frames and audio to spectrogram_length.
+	PadMax
+	// PadBucket pads frames as PadLongest and audio to the batch's longest
+	// clip rounded up to Bucket time patches (capped at the maximum).
+	PadBucket
+)
+
+// ParsePadding reads a --pad-to value: "longest", "max" or "bucket:N".
+func ParsePadding(s string) (Padding, error) {
+	switch s {
+	case "longest", "":
+		return Padding{Mode: PadLongest}, nil
+	case "max":
+		return Padding{Mode: PadMax}, nil
+	}
+	if n, ok := strings.CutPrefix(s, "bucket:"); ok {
+		k, err := strconv.Atoi(n)
+		if err != nil || k < 1 {
+			return Padding{}, fmt.Errorf("data: padding %q: bucket size must be a positive number of audio time patches", s)
+		}
+		return Padding{Mode: PadBucket, Bucket: k}, nil
+	}
+	return Padding{}, fmt.Errorf("data: padding %q: want longest, max or bucket:N", s)
+}
+
+// String writes p as ParsePadding reads it.
+func (p Padding) String() string {
+	switch p.Mode {
+	case PadMax:
+		return "max"
+	case PadBucket:
+		return fmt.Sprintf("bucket:%d", p.Bucket)
+	}
+	return "longest"
+}
+
+// shape returns the padded frame count and audio time patches for a batch
+// whose most frames and longest audio are t and tp, under caps maxT, maxTP.
+func (p Padding) shape(t, tp, maxT, maxTP int) (int, int) {
+	switch p.Mode {
+	case PadMax:
+		return maxT, maxTP
+	case PadBucket:
+		if b := max(p.Bucket, 1); tp%b != 0 {
+			tp += b - tp%b
+		}
+		return t, min(tp, maxTP)
+	}
+	return t, tp
+}
 
 // batchSpec says how samples are padded into a batch.
 type batchSpec struct {
 	H, W        int     // processed frame size
 	ppf         int     // pixel-mask entries per frame
 	F, pT, fp   int     // mel bins, rows per audio time patch, frequency patches
-	padT, padTP int     // fixed frames and audio time patches; 0 = the batch's longest
+	pad         Padding // which shape the batch takes
+	maxT, maxTP int     // frames and audio time patches of PadMax (the caps)
 	audioPad    float32 // value of padded spectrogram rows
 }
 
 // loaderSpec is the loader's batch layout for cfg.
-func loaderSpec(c config.Config, fixed bool) batchSpec {
-	s := batchSpec{
+func loaderSpec(c config.Config, pad Padding) batchSpec {
+	return batchSpec{
 		H: c.ImageSize[0], W: c.ImageSize[1], ppf: c.PatchesPerFrame(),
 		F: c.FrequencyLength, pT: c.AudioPatchSize[0], fp: c.FreqPatches(),
+		pad: pad, maxT: c.NumFrames, maxTP: c.MaxTimePatches(),
 	}
-	if fixed {
-		s.padT, s.padTP = c.NumFrames, c.MaxTimePatches()
-	}
-	return s
 }
 
 // stack pads and stacks samples (IDs, Indices and Labels from them); mix is nil
@@ -42,9 +114,7 @@ func (s batchSpec) stack(samples, mix []*Sample) *Batch {
 		}
 		tp = max(tp, (x.AudioFrames+s.pT-1)/s.pT)
 	}
-	if s.padT > 0 {
-		T, tp = s.padT, s.padTP
-	}
+	T, tp = s.pad.shape(T, tp, s.maxT, s.maxTP)
 	np, fsz, F, fp := s.ppf, 3*s.H*s.W, s.F, s.fp
 	tspec := tp * s.pT
 	b := &Batch{
@@ -93,8 +163,9 @@ func (s batchSpec) stack(samples, mix []*Sample) *Batch {
 }
 
 // drawMasks adds the MAE permutations over the batch's pixel and audio tokens
-// (padding included, as the reference), one random source per clip and stream.
-func drawMasks(c config.Config, b *Batch, pixel, audio bool, rng func(j int, stream uint64) *rand.Rand) {
+// (padding included, as the reference; realOnly always keeps the padding),
+// one random source per clip and stream.
+func drawMasks(c config.Config, b *Batch, pixel, audio, realOnly bool, rng func(j int, stream uint64) *rand.Rand) {
 	B := b.Size()
 	if pixel {
 		Lp := b.PixelMaskShape[1]
@@ -107,11 +178,19 @@ func drawMasks(c config.Config, b *Batch, pixel, audio bool, rng func(j int, str
 	for j := 0; j < B; j++ {
 		if pixel {
 			Lp := b.PixelMaskShape[1]
-			copy(b.PixelIDsShuffle[j*Lp:], c.PixelIDsShuffle(rng(j, streamPixelMask), Lp))
+			var real []float32
+			if realOnly {
+				real = b.PixelMask[j*Lp : (j+1)*Lp]
+			}
+			copy(b.PixelIDsShuffle[j*Lp:], c.PixelIDsShuffle(rng(j, streamPixelMask), Lp, real))
 		}
 		if audio {
 			La := b.AudioMaskShape[1]
-			copy(b.AudioIDsShuffle[j*La:], c.AudioIDsShuffle(rng(j, streamAudioMask), La))
+			var real []float32
+			if realOnly {
+				real = b.AudioMask[j*La : (j+1)*La]
+			}
+			copy(b.AudioIDsShuffle[j*La:], c.AudioIDsShuffle(rng(j, streamAudioMask), La, real))
 		}
 	}
 }

@@ -551,9 +551,9 @@ func (p *Processor) Process(clips ...Input) (*Batch, error) {
 		F: c.FrequencyLength, pT: c.AudioPatchSize[0], fp: c.FreqPatches(),
 		audioPad: p.opts.PaddingValue,
 	}
+	spec.maxT, spec.maxTP = p.opts.NumFrames, (p.opts.SpectrogramLength+spec.pT-1)/spec.pT
 	if p.opts.FixedShapes {
-		spec.padT = p.opts.NumFrames
-		spec.padTP = (p.opts.SpectrogramLength + spec.pT - 1) / spec.pT
+		spec.pad = Padding{Mode: PadMax}
 	}
 	b := spec.stack(samples, mix)
 	if mix != nil {
@@ -569,7 +569,7 @@ func (p *Processor) Process(clips ...Input) (*Batch, error) {
 			}
 		}
 	}
-	drawMasks(c, b, p.opts.MaskPixel, p.opts.MaskAudio, func(j int, stream uint64) *rand.Rand {
+	drawMasks(c, b, p.opts.MaskPixel, p.opts.MaskAudio, false, func(j int, stream uint64) *rand.Rand {
 		return clipRNG(p.opts.Seed, stream, 0, j)
 	})
 	return b, nil

@@ -150,7 +150,11 @@ func TestProcessorMatchesLoader(t *testing.T) {
 	}
 	for _, fixed := range []bool{false, true} {
 		t.Run(fmt.Sprintf("fixed=%v", fixed), func(t *testing.T) {
-			l, err := NewLoader(clips, cfg, LoaderOptions{BatchSize: 3, Workers: 1, Seed: 7, Pretraining: true, NegativeRatio: -1, FixedShapes: fixed})
+			pad := Padding{}
+			if fixed {
+				pad.Mode = PadMax
+			}
+			l, err := NewLoader(clips, cfg, LoaderOptions{BatchSize: 3, Workers: 1, Seed: 7, Pretraining: true, NegativeRatio: -1, Padding: pad})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -154,10 +154,10 @@ func randomBatch(c config.Config, kind layers.Kind, B int, labels bool) *layers.
 		b.MatchingLabels = dense(lab, B, 1)
 		ps, as := make([]int64, 0, B*lp), make([]int64, 0, B*la)
 		for range B {
-			ps = append(ps, c.PixelIDsShuffle(rng, lp)...)
+			ps = append(ps, c.PixelIDsShuffle(rng, lp, nil)...)
 		}
 		for range B {
-			as = append(as, c.AudioIDsShuffle(rng, la)...)
+			as = append(as, c.AudioIDsShuffle(rng, la, nil)...)
 		}
 		b.PixelIDsShuffle, b.AudioIDsShuffle = ints64(ps, B, lp), ints64(as, B, la)
 		b.PixelLenKeep, b.AudioLenKeep = c.PixelLenKeep(lp), c.AudioLenKeep(la)

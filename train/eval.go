@@ -25,6 +25,12 @@ type EvalOptions struct {
 	// LossWeights weight a pretraining model's total loss as in training
 	// (Options.LossWeights); nil = 1 each. The per-task losses are unweighted.
 	LossWeights *layers.LossWeights
+	// Padding and MaskRealOnly shape the batches as in training
+	// (Options.Padding, Options.MaskRealOnly).
+	Padding      data.Padding
+	MaskRealOnly bool
+	// MaxPrograms bounds the compiled programs kept (0: 4).
+	MaxPrograms int
 	// Log receives progress (a bar per pass on a terminal, a line every
 	// 10 s otherwise, as Options.Progress); nil = none.
 	Log      io.Writer
@@ -46,16 +52,29 @@ const (
 	noNegatives       = -1.0
 )
 
-// programs caches one compiled graph per input signature.
+// defaultMaxPrograms is how many compiled programs a run keeps when its
+// options name no bound.
+const defaultMaxPrograms = 4
+
+// programs caches one compiled graph per input signature (batch shape),
+// at most max of them: beyond that the least recently used is closed, so
+// padding to each batch's longest clip cannot grow memory without bound.
 type programs struct {
-	m       *layers.Model
-	train   bool
-	weights *layers.LossWeights // pretraining loss weights; nil = 1 each
-	byKey   map[string]*layers.Program
+	m        *layers.Model
+	train    bool
+	weights  *layers.LossWeights // pretraining loss weights; nil = 1 each
+	max      int
+	byKey    map[string]*layers.Program
+	lastUse  map[string]int64
+	clock    int64
+	compiled int // programs compiled so far (recompiles after eviction count again)
 }
 
-func newPrograms(m *layers.Model, train bool) *programs {
-	return &programs{m: m, train: train, byKey: map[string]*layers.Program{}}
+func newPrograms(m *layers.Model, train bool, max int) *programs {
+	if max < 1 {
+		max = defaultMaxPrograms
+	}
+	return &programs{m: m, train: train, max: max, byKey: map[string]*layers.Program{}, lastUse: map[string]int64{}}
 }
 
 func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error) {
@@ -65,12 +84,18 @@ func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error)
 	}
 	prog, ok := p.byKey[sig]
 	if !ok {
+		if len(p.byKey) >= p.max {
+			p.evict()
+		}
 		prog, err = p.m.Compile(b, layers.Options{Train: p.train, LossWeights: p.weights})
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: compiling %s: %w", sig, err)
 		}
 		p.byKey[sig] = prog
+		p.compiled++
 	}
+	p.clock++
+	p.lastUse[sig] = p.clock
 	res, err := prog.Run(b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("train: %w", err)
@@ -78,11 +103,26 @@ func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error)
 	return prog, res, nil
 }
 
+// evict closes the least recently used program.
+func (p *programs) evict() {
+	oldest, at := "", int64(0)
+	for sig, t := range p.lastUse {
+		if oldest == "" || t < at {
+			oldest, at = sig, t
+		}
+	}
+	if prog, ok := p.byKey[oldest]; ok {
+		prog.Close()
+	}
+	delete(p.byKey, oldest)
+	delete(p.lastUse, oldest)
+}
+
 func (p *programs) close() {
 	for _, prog := range p.byKey {
 		prog.Close()
 	}
-	p.byKey = map[string]*layers.Program{}
+	p.byKey, p.lastUse = map[string]*layers.Program{}, map[string]int64{}
 }
 
 // Prediction is one clip's model output.
@@ -122,7 +162,7 @@ func newEvaluator(m *layers.Model, opts EvalOptions) *evaluator {
 	if opts.BatchSize <= 0 {
 		opts.BatchSize = 8
 	}
-	progs := newPrograms(m, false)
+	progs := newPrograms(m, false, opts.MaxPrograms)
 	progs.weights = opts.LossWeights
 	return &evaluator{m: m, opts: opts, progs: progs}
 }
@@ -184,7 +224,7 @@ func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, e
 	}
 	l, err := data.NewLoader(clips, e.m.Config, data.LoaderOptions{
 		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
-		Pretraining: pretraining, NegativeRatio: neg, FixedShapes: true, CacheDir: e.opts.CacheDir,
+		Pretraining: pretraining, NegativeRatio: neg, Padding: e.opts.Padding, MaskRealOnly: e.opts.MaskRealOnly, CacheDir: e.opts.CacheDir,
 		SkipBad: e.opts.SkipBad,
 	})
 	if err != nil {

@@ -33,6 +33,11 @@ const (
 	StatLR            = "lr"
 	StatGradNorm      = "grad_norm" // before clipping
 	StatSamplesPerSec = "samples_per_s"
+	// Pretraining: the share of the tokens the MAE masks removed that are
+	// real (not padding); with the reference's masking short clips in a
+	// long batch lose mostly padding.
+	StatPixelMaskRealShare = "pixel_mask_real_share"
+	StatAudioMaskRealShare = "audio_mask_real_share"
 )
 
 // LossKeys are the losses a training step or a pretraining evaluation can

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tvlt-go/tvlt/config"
+	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 )
 
@@ -136,6 +137,17 @@ type Options struct {
 	// deleting them first; without it (or Resume) such an Out is refused.
 	Overwrite bool // (false)
 
+	// Padding is the shape batches are padded to (--pad-to): the batch's
+	// longest clip as the reference's processors (the zero value), the
+	// maximum, or audio rounded up to buckets; training and evaluation.
+	Padding data.Padding
+	// MaskRealOnly always keeps padded tokens in pretraining's MAE masks,
+	// so every removed token is real (not the reference's masking) (false).
+	MaskRealOnly bool
+	// MaxPrograms bounds the compiled programs kept (one per batch shape);
+	// the least recently used is dropped beyond it, at least 1 (4).
+	MaxPrograms int
+
 	EvalBatchSize int // clips (retrieval: pairs) per evaluation pass, at least 1 (8, like BatchSize)
 	Workers       int // loader goroutines, at least 1 (GOMAXPROCS)
 	// SkipBad drops clips that fail to load from their batch instead of
@@ -171,6 +183,7 @@ func DefaultOptions(t Task) Options {
 		LogEvery:      10,
 		KeepLast:      2,
 		BestMetric:    DefaultMetric(t),
+		MaxPrograms:   4,
 		EvalBatchSize: 8,
 		Workers:       runtime.GOMAXPROCS(0),
 		Progress:      ProgressAuto,
@@ -245,6 +258,10 @@ func (o *Options) Validate() error {
 		return bad("KeepLast", o.KeepLast, "must be >= 1 (the newest checkpoint is the one a resume continues; the best is kept besides)")
 	case !slices.Contains(EvalMetrics(o.Task), o.BestMetric):
 		return bad("BestMetric", o.BestMetric, fmt.Sprintf("%s evaluation reports %s", o.Task, strings.Join(EvalMetrics(o.Task), ", ")))
+	case o.Padding.Mode == data.PadBucket && o.Padding.Bucket < 1:
+		return bad("Padding", o.Padding.String(), "the bucket must be at least 1 audio time patch")
+	case o.MaxPrograms < 1:
+		return bad("MaxPrograms", o.MaxPrograms, "must be >= 1 (one compiled program per batch shape is kept at least)")
 	case o.EvalBatchSize < 1:
 		return bad("EvalBatchSize", o.EvalBatchSize, "must be >= 1")
 	case o.Workers < 1:

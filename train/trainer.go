@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/optim"
@@ -133,7 +134,7 @@ func (t *Trainer) loader() (*data.Loader, error) {
 	}
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
-		DropLast: true, Pretraining: pre, NegativeRatio: neg, FixedShapes: true, CacheDir: t.opts.CacheDir,
+		DropLast: true, Pretraining: pre, NegativeRatio: neg, Padding: t.opts.Padding, MaskRealOnly: t.opts.MaskRealOnly, CacheDir: t.opts.CacheDir,
 		SkipBad: t.opts.SkipBad,
 	})
 	if err != nil {
@@ -210,10 +211,11 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	if err := t.writeConfig(); err != nil {
 		return nil, err
 	}
-	t.progs = newPrograms(t.m, true)
+	t.progs = newPrograms(t.m, true, o.MaxPrograms)
 	t.progs.weights = &o.LossWeights
 	defer t.progs.close()
-	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights})
+	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights,
+		Padding: o.Padding, MaskRealOnly: o.MaskRealOnly, MaxPrograms: o.MaxPrograms})
 	defer t.evaluator.progs.close()
 	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
 		return nil, err
@@ -383,6 +385,7 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 			}
 			vals[MetricMatchingAccuracy] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
 		}
+		addMaskRealShares(vals, b, 1/float64(t.opts.GradAccum))
 		if err := t.bindGrads(prog); err != nil {
 			return nil, 0, err
 		}
@@ -408,6 +411,24 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 		return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
 	}
 	return vals, samples, nil
+}
+
+// addMaskRealShares adds w times the batch's shares of removed MAE tokens
+// that are real (pretraining batches only).
+func addMaskRealShares(vals map[string]float64, b *data.Batch, w float64) {
+	share := func(ids []int64, l, keep int, mask []float32) float64 {
+		removed, real := config.RemovedShare(ids, l, keep, mask)
+		if removed == 0 {
+			return 0
+		}
+		return float64(real) / float64(removed)
+	}
+	if b.PixelIDsShuffle != nil {
+		vals[StatPixelMaskRealShare] += w * share(b.PixelIDsShuffle, b.PixelMaskShape[1], b.PixelLenKeep, b.PixelMask)
+	}
+	if b.AudioIDsShuffle != nil {
+		vals[StatAudioMaskRealShare] += w * share(b.AudioIDsShuffle, b.AudioMaskShape[1], b.AudioLenKeep, b.AudioMask)
+	}
 }
 
 func (t *Trainer) nonFinite(what string, v float64) error {

@@ -30,6 +30,7 @@ func init() {
 // evalFlags are shared by eval and predict.
 type evalFlags struct {
 	skipBad                        bool
+	pad                            data.Padding
 	data, ckpt, split, task, cache string
 	answers                        string
 	batch                          int
@@ -47,6 +48,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.batch, "batch-size", 8, "clips (retrieval: pairs) per forward pass")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
+	fs.Var(padFlag{&f.pad}, "pad-to", padUsage)
 	fs.BoolVar(&f.allowNonFinite, "allow-nonfinite", false, "load weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
 	fs.BoolVar(&f.plain, "plain", false, "plain progress lines (every 10 s) instead of a progress bar")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "drop clips that fail to load (listed at the end; skipped_clips in the metrics) instead of stopping")
@@ -89,7 +91,7 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, err
 		}
 	}
-	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log, SkipBad: f.skipBad}
+	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log, SkipBad: f.skipBad, Padding: f.pad}
 	if f.plain {
 		eo.Progress = train.ProgressPlain
 	}
@@ -216,7 +218,7 @@ func encoderRuns(ctx context.Context, m *layers.Model, clips []data.Clip, f eval
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		db, err := viz.LoadBatch(clips[lo:min(lo+bsz, len(clips))], m.Config, int64(f.seed), f.cache)
+		db, err := viz.LoadBatch(clips[lo:min(lo+bsz, len(clips))], m.Config, int64(f.seed), f.pad, f.cache)
 		if err != nil {
 			return err
 		}

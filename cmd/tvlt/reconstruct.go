@@ -21,6 +21,7 @@ func runReconstruct(ctx context.Context, args []string, stdout, stderr io.Writer
 	var ckpt, manifest, split, out, cache string
 	var n, scale int
 	var seed uint64
+	var pad data.Padding
 	fs := newFlags("reconstruct", "--ckpt DIR --data MANIFEST --out DIR [flags]", `
 Runs the MAE branch of a pretraining model (TvltForPreTraining with
 task_mae) on the first --n clips of --split and writes one PNG per clip to
@@ -41,6 +42,7 @@ same masks.`, `
 	fs.Uint64Var(&seed, "seed", 0, "seed of the MAE masks")
 	fs.IntVar(&scale, "scale", 0, "screen pixels per frame pixel (0: frames at least 128 pixels)")
 	fs.StringVar(&cache, "cache", "", "folder caching decoded features")
+	fs.Var(padFlag{&pad}, "pad-to", padUsage)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ same masks.`, `
 		return fmt.Errorf("%s: %w", ckpt, err)
 	}
 	defer rec.Close()
-	b, err := viz.LoadBatch(clips, m.Config, int64(seed), cache)
+	b, err := viz.LoadBatch(clips, m.Config, int64(seed), pad, cache)
 	if err != nil {
 		return err
 	}
@@ -84,7 +86,7 @@ same masks.`, `
 		if err := viz.WritePNG(path, img); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "wrote %s (%s: pixel MAE loss %.4f, audio MAE loss %.4f)\n", path, c.ID, c.PixelLoss, c.AudioLoss)
+		fmt.Fprintf(stdout, "wrote %s (%s: MAE loss %s)\n", path, c.ID, c.Losses())
 	}
 	return nil
 }
@@ -113,7 +115,7 @@ const vizDir = "viz"
 // OUT/viz/step-N.png every `every` steps with the model as it is then. A
 // failed picture is reported on log and does not stop training. done
 // releases the compiled graph.
-func newVizHook(m *layers.Model, evalClips, trainClips []data.Clip, out string, every int, seed uint64, cache string, log io.Writer) (hook func(int, map[string]float64), done func(), err error) {
+func newVizHook(m *layers.Model, evalClips, trainClips []data.Clip, out string, every int, seed uint64, pad data.Padding, cache string, log io.Writer) (hook func(int, map[string]float64), done func(), err error) {
 	rec, err := viz.NewReconstructor(m)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--viz-every: %w", err)
@@ -122,7 +124,7 @@ func newVizHook(m *layers.Model, evalClips, trainClips []data.Clip, out string, 
 	if len(evalClips) > 0 {
 		clip = evalClips[0]
 	}
-	b, err := viz.LoadBatch([]data.Clip{clip}, m.Config, int64(seed), cache)
+	b, err := viz.LoadBatch([]data.Clip{clip}, m.Config, int64(seed), pad, cache)
 	if err != nil {
 		rec.Close()
 		return nil, nil, fmt.Errorf("--viz-every: %w", err)
@@ -134,7 +136,7 @@ func newVizHook(m *layers.Model, evalClips, trainClips []data.Clip, out string, 
 		res, err := rec.Run(b)
 		if err == nil {
 			c := res[0]
-			img, _ := c.Render(viz.RenderOptions{Title: fmt.Sprintf("step %d: %s\nloss on removed patches: pixel %.4f, audio %.4f", step, c.ID, c.PixelLoss, c.AudioLoss)})
+			img, _ := c.Render(viz.RenderOptions{Title: fmt.Sprintf("step %d: %s\nloss on removed patches: %s", step, c.ID, c.Losses())})
 			err = viz.WritePNG(filepath.Join(out, vizDir, fmt.Sprintf("step-%d.png", step)), img)
 		}
 		if err != nil {

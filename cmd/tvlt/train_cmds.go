@@ -43,6 +43,29 @@ var optionFlags = map[string]string{
 	"WeightDecay": "weight-decay", "ClipNorm": "clip", "LogEvery": "log-every", "EvalEvery": "eval-every",
 	"SaveEvery": "save-every", "KeepLast": "keep", "BestMetric": "best-metric", "Workers": "workers",
 	"Negatives": "negatives", "LossWeights": "loss-weights", "NegativeRatio": "negative-ratio",
+	"Padding": "pad-to", "MaxPrograms": "max-programs",
+}
+
+// padUsage documents --pad-to for every command that batches clips.
+const padUsage = "batch shape: longest (each batch padded to its longest clip, as the reference's processors), max (num_frames and spectrogram_length: one shape) or bucket:N (audio rounded up to N time patches)"
+
+// padFlag parses --pad-to into a data.Padding.
+type padFlag struct{ p *data.Padding }
+
+func (f padFlag) String() string {
+	if f.p == nil {
+		return "longest" // the zero value, so that -help shows the default
+	}
+	return f.p.String()
+}
+
+func (f padFlag) Set(s string) error {
+	p, err := data.ParsePadding(s)
+	if err != nil {
+		return err
+	}
+	*f.p = p
+	return nil
 }
 
 // lossWeightsFlag parses --loss-weights pixel=W,audio=W,matching=W into
@@ -114,6 +137,8 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Overwrite, "overwrite", d.Overwrite, "start afresh in an --out holding another run's model, metrics or checkpoints, deleting them (without it or --resume such an --out is refused)")
 	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
 	fs.IntVar(&o.Workers, "workers", d.Workers, "decoding goroutines (default: one per core)")
+	fs.Var(padFlag{&o.Padding}, "pad-to", padUsage)
+	fs.IntVar(&o.MaxPrograms, "max-programs", d.MaxPrograms, "compiled programs kept, one per batch shape; the least recently used is dropped beyond it (at least 1)")
 	fs.BoolVar(&o.SkipBad, "skip-bad", d.SkipBad, "drop clips that fail to load (listed at the end and in metrics.jsonl) instead of stopping")
 	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
 }
@@ -241,6 +266,7 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 	fs.IntVar(&vizEvery, "viz-every", 0, "steps between MAE reconstruction pictures of a fixed eval clip in OUT/viz/step-N.png (0: none)")
 	fs.Var(lossWeightsFlag{&f.o.LossWeights}, "loss-weights", "weights of the loss terms in the total loss, pixel=W,audio=W,matching=W (unnamed terms keep 1; logged per-task losses are unweighted)")
 	fs.Float64Var(&f.o.NegativeRatio, "negative-ratio", f.o.NegativeRatio, "share of matching pairs whose video comes from another clip, 0 to 1 (0: true pairs only; evaluation keeps 0.5)")
+	fs.BoolVar(&f.o.MaskRealOnly, "mask-real-only", false, "MAE masks remove real tokens only (padding always kept); not the reference's masking, which counts padding in the keep count")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -279,7 +305,7 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 	}
 	fmt.Fprintf(stderr, "pretraining %s (%d parameters) on %d clips (%d for eval)\n", m.Kind, m.Params.NumParams(), len(trainClips), len(evalClips))
 	if vizEvery > 0 {
-		hook, done, err := newVizHook(m, evalClips, trainClips, o.Out, vizEvery, o.Seed, o.CacheDir, stderr)
+		hook, done, err := newVizHook(m, evalClips, trainClips, o.Out, vizEvery, o.Seed, o.Padding, o.CacheDir, stderr)
 		if err != nil {
 			return err
 		}

@@ -36,8 +36,27 @@ type Clip struct {
 
 	// PixelLoss and AudioLoss are this clip's MAE losses: the squared error
 	// averaged within each removed real patch, then over those patches (the
-	// reference's loss restricted to one clip).
+	// reference's loss restricted to one clip); NaN when the masks removed
+	// no real patch of the clip (FormatLoss writes that case).
 	PixelLoss, AudioLoss float64
+}
+
+// NoRemovedRealPatch is how a clip's MAE loss over zero removed real
+// patches is written (its value is NaN: a mean over nothing).
+const NoRemovedRealPatch = "no removed real patch"
+
+// FormatLoss writes a per-clip MAE loss with 4 decimals, or
+// NoRemovedRealPatch for a clip whose masks removed only padding.
+func FormatLoss(v float64) string {
+	if math.IsNaN(v) {
+		return NoRemovedRealPatch
+	}
+	return fmt.Sprintf("%.4f", v)
+}
+
+// Losses writes both per-clip losses: "pixel 0.1234, audio no removed real patch".
+func (c *Clip) Losses() string {
+	return "pixel " + FormatLoss(c.PixelLoss) + ", audio " + FormatLoss(c.AudioLoss)
 }
 
 // Reconstructor runs the MAE branch of a pretraining model, keeping one
@@ -234,13 +253,13 @@ func imageLoss(pred, target []float32, removed, real []bool, token func(i int) i
 	return sum / float64(n)
 }
 
-// LoadBatch decodes clips into one pretraining batch shaped for cfg (frames
-// and audio padded to the config's full sizes, as in training), with the
-// MAE permutations the loader draws for seed: epoch 0, clip i of the list.
-// No matching negatives are drawn.
-func LoadBatch(clips []data.Clip, cfg config.Config, seed int64, cacheDir string) (*data.Batch, error) {
+// LoadBatch decodes clips into one pretraining batch shaped for cfg
+// (padded as pad says, as in training), with the MAE permutations the
+// loader draws for seed: epoch 0, clip i of the list. No matching negatives
+// are drawn.
+func LoadBatch(clips []data.Clip, cfg config.Config, seed int64, pad data.Padding, cacheDir string) (*data.Batch, error) {
 	l, err := data.NewLoader(clips, cfg, data.LoaderOptions{
-		BatchSize: len(clips), Seed: seed, Pretraining: true, NegativeRatio: -1, FixedShapes: true, CacheDir: cacheDir,
+		BatchSize: len(clips), Seed: seed, Pretraining: true, NegativeRatio: -1, Padding: pad, CacheDir: cacheDir,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("viz: %w", err)

@@ -101,7 +101,7 @@ func (c *Clip) titleLines(o RenderOptions) []string {
 	if o.Title != "" {
 		return strings.Split(o.Title, "\n")
 	}
-	return []string{c.ID, fmt.Sprintf("loss on removed patches: pixel %.4f, audio %.4f", c.PixelLoss, c.AudioLoss)}
+	return []string{c.ID, "loss on removed patches: " + c.Losses()}
 }
 
 // pixel de-normalises one frame value of channel ch to 0..255.

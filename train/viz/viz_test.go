@@ -186,7 +186,7 @@ func tinyRecon(t *testing.T) (*layers.Model, *data.Batch) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := LoadBatch(clips[:2], cfg, 7, "")
+	b, err := LoadBatch(clips[:2], cfg, 7, data.Padding{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
