@@ -33,8 +33,18 @@ func Downmix(channels [][]float32) []float32 {
 
 // LoadMono reads a WAV file, averages its channels and resamples it to rate
 // Hz, giving the waveform Extractor.Features expects. A file without samples
-// is an error; silence is valid audio and is returned as is.
+// is an error; silence is valid audio and is returned as is. It resamples
+// with the default resampler (SincHann, as the original TVLT); see
+// LoadMonoWith.
 func LoadMono(path string, rate int) ([]float32, error) {
+	return LoadMonoWith(path, rate, SincHann)
+}
+
+// LoadMonoWith is LoadMono resampling with r.
+func LoadMonoWith(path string, rate int, r Resampler) ([]float32, error) {
+	if err := r.check(); err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", path, err)
+	}
 	if rate <= 0 {
 		return nil, fmt.Errorf("audio: %s: target sample rate %d must be positive", path, rate)
 	}
@@ -48,7 +58,7 @@ func LoadMono(path string, rate int) ([]float32, error) {
 	if err := checkResample(c, rate); err != nil {
 		return nil, fmt.Errorf("audio: %s: %w", path, err)
 	}
-	return Resample(Downmix(c.Channels), c.Rate, rate), nil
+	return ResampleWith(Downmix(c.Channels), c.Rate, rate, r), nil
 }
 
 // MaxResampledSamples bounds the waveform LoadMono and LoadMonoSegment
@@ -115,6 +125,14 @@ func sampleIndex(t float64, rate int) int {
 // seconds (end <= 0: to the end of the file), cut at the file's own sample
 // rate before resampling (see Clip.Cut).
 func LoadMonoSegment(path string, rate int, start, end float64) ([]float32, error) {
+	return LoadMonoSegmentWith(path, rate, start, end, SincHann)
+}
+
+// LoadMonoSegmentWith is LoadMonoSegment resampling with r.
+func LoadMonoSegmentWith(path string, rate int, start, end float64, r Resampler) ([]float32, error) {
+	if err := r.check(); err != nil {
+		return nil, fmt.Errorf("audio: %s: %w", path, err)
+	}
 	if rate <= 0 {
 		return nil, fmt.Errorf("audio: %s: target sample rate %d must be positive", path, rate)
 	}
@@ -131,5 +149,5 @@ func LoadMonoSegment(path string, rate int, start, end float64) ([]float32, erro
 	if err := checkResample(c, rate); err != nil {
 		return nil, fmt.Errorf("audio: %s: %w", path, err)
 	}
-	return Resample(Downmix(c.Channels), c.Rate, rate), nil
+	return ResampleWith(Downmix(c.Channels), c.Rate, rate, r), nil
 }
