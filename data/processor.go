@@ -197,6 +197,9 @@ type ProcessorOptions struct {
 	PatchSize         [2]int  // pixel patch for the pixel mask (the config's image_patch_size)
 	SpectrogramLength int     // spectrogram_length: most spectrogram rows kept (the config's)
 	SamplingRate      int     // sampling_rate of the feature extractor: 44100 or 16000; other input rates are resampled (44100)
+	// AudioResampler resamples input at other rates: "torchaudio" (the
+	// default; "" means it too) as the original TVLT, or "kaiser" (audio.ParseResampler).
+	AudioResampler string
 	PaddingValue      float32 // padding_value of padded spectrogram rows (0)
 	// FixedShapes pads frames to NumFrames and audio to SpectrogramLength
 	// (whole patches), as LoaderOptions.FixedShapes; default: the batch's longest.
@@ -225,6 +228,7 @@ func DefaultProcessorOptions(cfg config.Config) ProcessorOptions {
 		PatchSize:         v.PatchSize,
 		SpectrogramLength: f.SpectrogramLength,
 		SamplingRate:      f.SamplingRate,
+		AudioResampler:    audio.SincHann.String(),
 		PaddingValue:      f.PaddingValue,
 	}
 }
@@ -238,7 +242,8 @@ type Processor struct {
 	ext    *audio.Extractor
 	vid    video.ProcessorConfig // the loader's image pipeline, used when the switches allow
 	fast   bool
-	filter video.Filter // the resample filter
+	filter video.Filter    // the resample filter
+	resamp audio.Resampler // the audio resampler
 }
 
 // NewProcessor checks cfg and opts and prepares the feature extractor.
@@ -255,6 +260,11 @@ func NewProcessor(cfg config.Config, opts ProcessorOptions) (*Processor, error) 
 		return nil, bad("resample", fmt.Sprintf("%q", o.Resample), `want "bilinear" (the reference default), "bicubic" or "nearest"`)
 	}
 	o.Resample = filter.String()
+	resamp, err := audio.ParseResampler(o.AudioResampler)
+	if err != nil {
+		return nil, bad("audio_resampler", fmt.Sprintf("%q", o.AudioResampler), `want "torchaudio" (the default, as the original TVLT) or "kaiser"`)
+	}
+	o.AudioResampler = resamp.String()
 	switch {
 	case o.DoResize && o.Size.ShortestEdge < 0:
 		return nil, bad("size.shortest_edge", o.Size.ShortestEdge, "must be positive")
@@ -290,7 +300,7 @@ func NewProcessor(cfg config.Config, opts ProcessorOptions) (*Processor, error) 
 	if err != nil {
 		return nil, fmt.Errorf("data: processor: %w", err)
 	}
-	p := &Processor{cfg: cfg, opts: o, ext: ext, filter: filter}
+	p := &Processor{cfg: cfg, opts: o, ext: ext, filter: filter, resamp: resamp}
 	p.vid = video.ProcessorConfig{
 		ShortestEdge: o.Size.ShortestEdge, CropH: o.CropSize[0], CropW: o.CropSize[1],
 		PatchSize: o.PatchSize, Mean: o.ImageMean, Std: o.ImageStd, RescaleFactor: o.RescaleFactor,
@@ -472,15 +482,15 @@ func cropSpan(size, crop int) (src, dst, n int) {
 }
 
 // Features turns a waveform into spectrogram rows (time-major, FrequencyLength
-// per row): channels averaged, resampled to SamplingRate, then the loader's
-// checked feature extraction.
+// per row): channels averaged, resampled to SamplingRate with AudioResampler,
+// then the loader's checked feature extraction.
 func (p *Processor) Features(w Wave) (feat []float32, rows int, err error) {
 	mono, err := w.mono()
 	if err != nil {
 		return nil, 0, err
 	}
 	if w.Rate != p.opts.SamplingRate {
-		mono = audio.Resample(mono, w.Rate, p.opts.SamplingRate)
+		mono = audio.ResampleWith(mono, w.Rate, p.opts.SamplingRate, p.resamp)
 	}
 	ap, err := (&sampleLoader{ext: p.ext}).features(mono)
 	if err != nil {
