@@ -197,9 +197,7 @@ type ProcessorOptions struct {
 	PatchSize         [2]int  // pixel patch for the pixel mask (the config's image_patch_size)
 	SpectrogramLength int     // spectrogram_length: most spectrogram rows kept (the config's)
 	SamplingRate      int     // sampling_rate of the feature extractor: 44100 or 16000; other input rates are resampled (44100)
-	// AudioResampler resamples input at other rates: "torchaudio" (the
-	// default; "" means it too) as the original TVLT, or "kaiser" (audio.ParseResampler).
-	AudioResampler string
+	AudioResampler    string  // resampler of input at other rates: "torchaudio" (the default, "" too; the original TVLT's) or "kaiser"
 	PaddingValue      float32 // padding_value of padded spectrogram rows (0)
 	// FixedShapes pads frames to NumFrames and audio to SpectrogramLength
 	// (whole patches), as LoaderOptions.FixedShapes; default: the batch's longest.
