@@ -19,7 +19,7 @@ import (
 
 // cacheVersion changes whenever the cached values would change for the same inputs
 // and settings (file layout or preprocessing code), so stale entries are never read.
-const cacheVersion = "tvlt-data-cache-v1"
+const cacheVersion = "tvlt-data-cache-v2" // v2: audio resampled as torchaudio by default (#14)
 
 var cacheMagic = [8]byte{'T', 'V', 'L', 'T', 'C', 'F', '0', '1'}
 
