@@ -55,11 +55,12 @@ func IDsShuffle(noise []float64, l int) ([]int64, error) {
 }
 
 // PixelIDsShuffle draws one clip's pixel ids_shuffle over l tokens
-// (patch-level noise). With real (the clip's pixel_mask) the padding is
-// always kept (KeepPadding); nil draws as the reference.
+// (patch-level noise). With real (the clip's pixel_mask) the clip is masked
+// as the reference would mask it alone (RealOnlyNoise); nil draws as the
+// reference does in a padded batch.
 func (c Config) PixelIDsShuffle(rng *rand.Rand, l int, real []float32) []int64 {
 	noise := Noise(rng, l, 1)
-	KeepPadding(noise, real)
+	RealOnlyNoise(noise, real, c.PixelMaskRatio)
 	ids, _ := IDsShuffle(noise, l)
 	return ids
 }
@@ -69,18 +70,36 @@ func (c Config) PixelIDsShuffle(rng *rand.Rand, l int, real []float32) []int64 {
 // PixelIDsShuffle.
 func (c Config) AudioIDsShuffle(rng *rand.Rand, l int, real []float32) []int64 {
 	noise := Noise(rng, l, c.AudioMaskGroup())
-	KeepPadding(noise, real)
+	RealOnlyNoise(noise, real, c.AudioMaskRatio)
 	ids, _ := IDsShuffle(noise, l)
 	return ids
 }
 
-// KeepPadding moves padded tokens (real[i] == 0) ahead of every real token
-// in the noise order, so random_masking keeps them and removes real tokens
-// only (as long as the padding fits in len_keep). This is tvlt-go's
-// --mask-real-only, a departure from the reference, whose keep count counts
-// padding: on short clips padded to a long batch it removes mostly
-// padding. The random draw is the same with or without it.
-func KeepPadding(noise []float64, real []float32) {
+// RealOnlyNoise reorders one clip's noise for tvlt-go's --mask-real-only,
+// a departure from the reference, whose keep count int(L·(1−ratio))
+// counts padding, so that a short clip in a long batch loses mostly
+// padding. Here the clip's R real tokens (real[i] != 0) are masked as the
+// reference masks the clip on its own: the int(R·(1−ratio)) of them with
+// the smallest noise come first, then the padding (which fills the rest of
+// the batch's len_keep; attention ignores it), then the other real tokens.
+// So each clip keeps its own share of real tokens and the tokens removed
+// beyond the padding are real. A clip without padding keeps the
+// reference's order; the random draw is the same either way.
+func RealOnlyNoise(noise []float64, real []float32, ratio float64) {
+	var idx []int
+	for i, r := range real {
+		if r != 0 {
+			idx = append(idx, i)
+		}
+	}
+	if len(idx) == len(real) {
+		return
+	}
+	// Stable, as IDsShuffle: tied tokens of a group keep their index order.
+	sort.SliceStable(idx, func(a, b int) bool { return noise[idx[a]] < noise[idx[b]] })
+	for _, i := range idx[:LenKeep(len(idx), ratio)] {
+		noise[i] -= 3 // below the padding's -1, order kept (noise is in [0, 1))
+	}
 	for i, r := range real {
 		if r == 0 {
 			noise[i] = -1

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/tvlt-go/tvlt/internal/golden"
@@ -164,5 +165,49 @@ func TestGoldenPixelNoiseReplay(t *testing.T) {
 		if an[as[j]] < an[as[j-1]] {
 			t.Fatalf("audio shuffle not ascending at %d", j)
 		}
+	}
+}
+
+// TestRealOnlyNoise checks --mask-real-only's order on hand-made rows: the
+// clip's own keep count of real tokens (smallest noise first), the padding,
+// then the other real tokens; a row without padding is left as drawn.
+func TestRealOnlyNoise(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		noise []float64
+		real  []float32
+		ratio float64
+		want  []int64
+	}{
+		{"no padding", []float64{0.5, 0.1, 0.9, 0.3}, []float32{1, 1, 1, 1}, 0.5, []int64{1, 3, 0, 2}},
+		{"half padded, keep 1 of 2", []float64{0.5, 0.1, 0.05, 0.3}, []float32{1, 1, 0, 0}, 0.5, []int64{1, 2, 3, 0}},
+		{"75% masking keeps int(4·0.25)=1", []float64{0.2, 0.7, 0.4, 0.1, 0.0, 0.0}, []float32{1, 1, 1, 1, 0, 0}, 0.75, []int64{3, 4, 5, 0, 2, 1}},
+		{"grouped ties keep index order", []float64{0.2, 0.2, 0.6, 0.6, 0.1, 0.1}, []float32{1, 1, 1, 1, 0, 0}, 0.5, []int64{0, 1, 4, 5, 2, 3}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			noise := append([]float64(nil), tc.noise...)
+			RealOnlyNoise(noise, tc.real, tc.ratio)
+			got, err := IDsShuffle(noise, len(noise))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("ids_shuffle %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRemovedShare counts removed and removed real tokens over rows.
+func TestRemovedShare(t *testing.T) {
+	ids := []int64{2, 0, 1, 3, 3, 1, 0, 2} // two rows of 4, len_keep 2
+	real := []float32{1, 1, 0, 0, 1, 0, 1, 1}
+	removed, realRemoved := RemovedShare(ids, 4, 2, real)
+	// row 0 removes 1 (real) and 3 (pad); row 1 removes 0 (real) and 2 (real).
+	if removed != 4 || realRemoved != 3 {
+		t.Fatalf("RemovedShare = %d, %d; want 4, 3", removed, realRemoved)
+	}
+	if removed, realRemoved = RemovedShare(ids, 4, 2, nil); removed != 4 || realRemoved != 4 {
+		t.Fatalf("without a mask: %d, %d; want 4, 4", removed, realRemoved)
 	}
 }

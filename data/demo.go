@@ -20,9 +20,16 @@ type DemoOptions struct {
 	Width, Height int     // frame size in pixels (32 x 32)
 	Frames        int     // frames per clip (4)
 	Seconds       float64 // audio length (0.75 s = 64 spectrogram rows at hop 512)
-	SampleRate    int     // WAV rate (44100)
-	ValFraction   float64 // share of clips in split "val" (0.1)
-	TestFraction  float64 // share of clips in split "test" (0.1)
+	// MinFrames and MinSeconds, when positive, make clips of varied
+	// length: each clip's frame count and audio length are drawn uniformly
+	// from [MinFrames, Frames] and [MinSeconds, Seconds] (0: every clip
+	// has Frames and Seconds), for trying padding and masking on short
+	// clips.
+	MinFrames    int
+	MinSeconds   float64
+	SampleRate   int     // WAV rate (44100)
+	ValFraction  float64 // share of clips in split "val" (0.1)
+	TestFraction float64 // share of clips in split "test" (0.1)
 }
 
 // DefaultDemoOptions are the demo set's sizes: 256 clips of 4 frames of
@@ -42,6 +49,10 @@ func (o DemoOptions) validate() error {
 		return fmt.Errorf("data: demo: Frames %d must be at least 1", o.Frames)
 	case !(o.Seconds > 0):
 		return fmt.Errorf("data: demo: Seconds %v must be positive", o.Seconds)
+	case o.MinFrames < 0 || o.MinFrames > o.Frames:
+		return fmt.Errorf("data: demo: MinFrames %d must be in [0, Frames %d]", o.MinFrames, o.Frames)
+	case !(o.MinSeconds >= 0 && o.MinSeconds <= o.Seconds):
+		return fmt.Errorf("data: demo: MinSeconds %v must be in [0, Seconds %v]", o.MinSeconds, o.Seconds)
 	case o.SampleRate < 1:
 		return fmt.Errorf("data: demo: SampleRate %d must be positive", o.SampleRate)
 	case !(o.ValFraction >= 0 && o.TestFraction >= 0 && o.ValFraction+o.TestFraction <= 1):
@@ -160,14 +171,15 @@ func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 			return "", fmt.Errorf("data: demo: %w", err)
 		}
 		noise := rand.New(rand.NewPCG(o.Seed, 0xf00d0000+uint64(i)))
-		for k := 0; k < o.Frames; k++ {
+		frames, secs := o.clipLength(i)
+		for k := 0; k < frames; k++ {
 			drawDemoFrame(img, o, a, noise)
 			p := filepath.Join(frameDir, fmt.Sprintf("%03d.png", k))
 			if err := writePNG(p, img, &enc); err != nil {
 				return "", err
 			}
 		}
-		wav := demoAudio(o, a, noise)
+		wav := demoAudio(o, secs, a, noise)
 		wavPath := filepath.Join(dir, "audio", id+".wav")
 		if err := os.MkdirAll(filepath.Dir(wavPath), 0o755); err != nil {
 			return "", fmt.Errorf("data: demo: %w", err)
@@ -182,6 +194,21 @@ func GenerateDemo(dir string, opts DemoOptions) (string, error) {
 		return "", err
 	}
 	return mp, nil
+}
+
+// clipLength is clip i's frame count and audio length: Frames and Seconds,
+// or with MinFrames / MinSeconds a draw of its own random stream (so the
+// rest of the clip is the same as in a fixed-length set).
+func (o DemoOptions) clipLength(i int) (int, float64) {
+	frames, secs := o.Frames, o.Seconds
+	r := rand.New(rand.NewPCG(o.Seed, 0x1e9900000+uint64(i)))
+	if o.MinFrames > 0 {
+		frames = o.MinFrames + r.IntN(o.Frames-o.MinFrames+1)
+	}
+	if o.MinSeconds > 0 {
+		secs = o.MinSeconds + r.Float64()*(o.Seconds-o.MinSeconds)
+	}
+	return frames, secs
 }
 
 // demoOn reports which channels of pixel (px, py) are lit: red in one half of the
@@ -219,8 +246,8 @@ func drawDemoFrame(img *image.RGBA, o DemoOptions, a demoClip, noise *rand.Rand)
 // demoAudio is two chords — one tone at the centre of each mel bin of one half of the
 // low and one half of the high mel patch — gated on in the first or second half of
 // every 16-frame audio patch, with or without a hiss, plus a little noise.
-func demoAudio(o DemoOptions, a demoClip, noise *rand.Rand) []float32 {
-	n := int(o.Seconds * float64(o.SampleRate))
+func demoAudio(o DemoOptions, secs float64, a demoClip, noise *rand.Rand) []float32 {
+	n := int(secs * float64(o.SampleRate))
 	out := make([]float32, n)
 	sr := float64(o.SampleRate)
 	amp := demoToneAmp * a.gain

@@ -30,8 +30,8 @@ type LoaderOptions struct {
 	// (the zero value, the reference's), the maximum (one shape for every
 	// full batch) or audio rounded up to buckets.
 	Padding Padding
-	// MaskRealOnly always keeps padded tokens in the MAE masks, so the
-	// removed tokens are real ones (config.KeepPadding; not the reference's).
+	// MaskRealOnly masks each clip as the reference would mask it alone,
+	// padding aside (config.RealOnlyNoise; not the reference's masking).
 	MaskRealOnly bool
 	// CacheDir keeps decoded per-clip features on disk (keyed by source path, size,
 	// mtime and all preprocessing settings), so later epochs skip ffmpeg and decoding.

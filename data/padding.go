@@ -163,7 +163,7 @@ func (s batchSpec) stack(samples, mix []*Sample) *Batch {
 }
 
 // drawMasks adds the MAE permutations over the batch's pixel and audio tokens
-// (padding included, as the reference; realOnly always keeps the padding),
+// (padding included, as the reference; realOnly: config.RealOnlyNoise),
 // one random source per clip and stream.
 func drawMasks(c config.Config, b *Batch, pixel, audio, realOnly bool, rng func(j int, stream uint64) *rand.Rand) {
 	B := b.Size()

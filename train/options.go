@@ -141,8 +141,9 @@ type Options struct {
 	// longest clip as the reference's processors (the zero value), the
 	// maximum, or audio rounded up to buckets; training and evaluation.
 	Padding data.Padding
-	// MaskRealOnly always keeps padded tokens in pretraining's MAE masks,
-	// so every removed token is real (not the reference's masking) (false).
+	// MaskRealOnly masks each clip's real tokens as the reference would
+	// mask the clip alone, padding aside (config.RealOnlyNoise; not the
+	// reference's masking, whose keep count counts padding) (false).
 	MaskRealOnly bool
 	// MaxPrograms bounds the compiled programs kept (one per batch shape);
 	// the least recently used is dropped beyond it, at least 1 (4).

@@ -266,7 +266,7 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 	fs.IntVar(&vizEvery, "viz-every", 0, "steps between MAE reconstruction pictures of a fixed eval clip in OUT/viz/step-N.png (0: none)")
 	fs.Var(lossWeightsFlag{&f.o.LossWeights}, "loss-weights", "weights of the loss terms in the total loss, pixel=W,audio=W,matching=W (unnamed terms keep 1; logged per-task losses are unweighted)")
 	fs.Float64Var(&f.o.NegativeRatio, "negative-ratio", f.o.NegativeRatio, "share of matching pairs whose video comes from another clip, 0 to 1 (0: true pairs only; evaluation keeps 0.5)")
-	fs.BoolVar(&f.o.MaskRealOnly, "mask-real-only", false, "MAE masks remove real tokens only (padding always kept); not the reference's masking, which counts padding in the keep count")
+	fs.BoolVar(&f.o.MaskRealOnly, "mask-real-only", false, "MAE masks each clip's real tokens as the reference would mask the clip alone, padding aside; not the reference's masking, whose keep count counts padding")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
