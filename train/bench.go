@@ -30,6 +30,9 @@ type BenchResult struct {
 	Params        int     `json:"params"`
 	BLAS          string  `json:"blas"`         // GEMM in use: go-avx512, go-avx2, go or openblas
 	GFlopsPerSec  float64 `json:"gflops_per_s"` // the step's matrix-product FLOPs over its median time
+	// CompileMs is the time to build the step's program, paid once per
+	// batch shape (padding to each batch's longest clip can add shapes).
+	CompileMs float64 `json:"compile_ms"`
 }
 
 // Bench times the real step on random inputs of the config's full shapes
@@ -54,10 +57,12 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 		return nil, err
 	}
 	b := randomBatch(cfg, kind, batch, task != "infer")
+	compileStart := time.Now()
 	prog, err := m.Compile(b, layers.Options{Train: task != "infer"})
 	if err != nil {
 		return nil, fmt.Errorf("train: bench: %w", err)
 	}
+	compileMs := float64(time.Since(compileStart).Microseconds()) / 1000
 	defer prog.Close()
 	// As in the trainer, the optimizer reads the program's gradient buffers
 	// in place; every parameter is used by these full-task steps.
@@ -114,7 +119,7 @@ func Bench(cfg config.Config, task string, batch, steps, warmup int) (*BenchResu
 	}
 	return &BenchResult{Task: task, BatchSize: batch, Steps: steps, MsMedian: med, MsMin: times[0],
 		SamplesPerSec: float64(batch) / (med / 1000), PeakRSSMB: PeakRSSMB(), Params: m.Params.NumParams(),
-		BLAS: graph.BLAS(), GFlopsPerSec: stepFlops / (med / 1000) / 1e9}, nil
+		BLAS: graph.BLAS(), GFlopsPerSec: stepFlops / (med / 1000) / 1e9, CompileMs: compileMs}, nil
 }
 
 // randomBatch fills a batch of the config's full shapes with N(0,1) inputs.
