@@ -179,7 +179,7 @@ func hyperParameters(v interface{}) (map[string]interface{}, error) {
 	default:
 		return nil, fmt.Errorf("hyper_parameters is a %s, not a dict or argparse.Namespace", typeName(v))
 	}
-	p, err := newPlainConverter().convert(v, "hyper_parameters", 0)
+	p, err := newPlainConverter("hyper_parameters").convert(v)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func loadLegacy(src *source) (interface{}, error) {
 		in := newPickleInput(src.r, pos, src.size-pos)
 		v, err := newUnpickler(in, load).load()
 		if err != nil {
-			return nil, fmt.Errorf("%s pickle at byte %d: %w", what, pos, err)
+			return nil, fmt.Errorf("%s pickle (from byte %d of the file): %w", what, pos, err)
 		}
 		pos += in.pos
 		return v, nil

@@ -20,21 +20,23 @@ type source struct {
 	size int64
 	// budget is what decoding may still allocate: 8 × the file size (F16 and
 	// BF16 double to float32, uint8 grows 8 × to int64, and a few views may
-	// repeat a storage) plus 64 MiB. A file whose views repeat one storage
+	// repeat a storage) plus 16 MiB. A file whose views repeat one storage
 	// many times is refused instead of multiplying memory.
 	budget  int64
 	scratch []byte
 }
 
 func newSource(r io.ReaderAt, size int64) *source {
-	return &source{r: r, size: size, budget: 8*size + 64<<20}
+	return &source{r: r, size: size, budget: 8*size + 16<<20}
 }
 
-func (s *source) charge(n int64, what string) error {
-	if n > s.budget {
-		return fmt.Errorf("%s needs %d more bytes, past the budget of 8 × the %d byte file (views repeating one storage?)", what, n, s.size)
+// charge takes count × size bytes from the budget (overflow-safe: count
+// may be up to 2^62).
+func (s *source) charge(count, size int64, what string) error {
+	if count > s.budget/size {
+		return fmt.Errorf("%s needs %d × %d more bytes, past the budget of 8 × the %d byte file (views repeating one storage?)", what, count, size, s.size)
 	}
-	s.budget -= n
+	s.budget -= count * size
 	return nil
 }
 
@@ -80,7 +82,7 @@ func (s *source) materialize(t *tensorRef) (*tensor.Dense, error) {
 	}
 	es := t.dtype.size()
 	start += t.offset * es
-	if err := s.charge(n*osz, fmt.Sprintf("its %d %s values", n, t.dtype)); err != nil {
+	if err := s.charge(n, osz, "decoding its values"); err != nil {
 		return nil, err
 	}
 	out := makeOut(t.dtype, int(n))
@@ -90,7 +92,10 @@ func (s *source) materialize(t *tensorRef) (*tensor.Dense, error) {
 		}
 	} else {
 		span := t.span()
-		if err := s.charge((span+n)*es, "gathering its strided view"); err != nil {
+		if err := s.charge(span, es, "reading its strided view"); err != nil {
+			return nil, err
+		}
+		if err := s.charge(n, es, "gathering its strided view"); err != nil {
 			return nil, err
 		}
 		src := make([]byte, span*es)

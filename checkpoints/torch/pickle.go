@@ -216,6 +216,7 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 		if err != nil {
 			return nil, false, err
 		}
+		markShared(v)
 		u.push(v)
 	case 'N':
 		u.push(nil)
@@ -489,6 +490,7 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 		if !ok {
 			return nil, false, fmt.Errorf("memo index %d was never stored", idx)
 		}
+		markShared(v)
 		u.push(v)
 	case 'c': // GLOBAL
 		module, err := u.in.line()
@@ -607,8 +609,21 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 		u.push(v)
 	case 'P':
 		return nil, false, fmt.Errorf("%w: text persistent ids (PERSID) are not written by torch.save", ErrRefused)
-	case 'i', 'o':
-		return nil, false, fmt.Errorf("%w: INST/OBJ build arbitrary class instances", ErrRefused)
+	case 'i': // INST names its class inline; refuse it by name.
+		module, err := u.in.line()
+		if err != nil {
+			return nil, false, err
+		}
+		name, err := u.in.line()
+		if err != nil {
+			return nil, false, err
+		}
+		if _, err := lookupGlobal(module, name); err != nil {
+			return nil, false, err
+		}
+		return nil, false, fmt.Errorf("%w: INST of %s (instantiating a class by name)", ErrRefused, printable(module+"."+name))
+	case 'o':
+		return nil, false, fmt.Errorf("%w: OBJ (instantiating a class)", ErrRefused)
 	case 0x82, 0x83, 0x84:
 		return nil, false, fmt.Errorf("%w: extension registry codes (EXT1/2/4)", ErrRefused)
 	case 0x97, 0x98:

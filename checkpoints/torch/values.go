@@ -3,6 +3,8 @@ package torch
 import (
 	"fmt"
 	"math/big"
+	"strconv"
+	"strings"
 )
 
 // The unpickler builds only these values: nil, bool, int64, *big.Int,
@@ -12,12 +14,16 @@ import (
 // and a cycle is detected instead of followed).
 
 // pyTuple is a Python tuple.
-type pyTuple struct{ items []interface{} }
+type pyTuple struct {
+	items  []interface{}
+	shared bool // see markShared
+}
 
 // pyList is a Python list, or a set/frozenset (read as its items).
 type pyList struct {
-	items []interface{}
-	kind  string // "list", "set", "frozenset", "sacred ReadOnlyList"
+	items  []interface{}
+	kind   string // "list", "set", "frozenset", "sacred ReadOnlyList"
+	shared bool
 }
 
 // pyDict is a dict, OrderedDict, Lightning AttributeDict or sacred
@@ -27,7 +33,8 @@ type pyDict struct {
 	kind       string
 	// index finds scalar keys (the only ones a state dict or config uses),
 	// so that a repeated key replaces its value as in Python, in O(1).
-	index map[interface{}]int
+	index  map[interface{}]int
+	shared bool
 }
 
 func newDict(kind string) *pyDict { return &pyDict{kind: kind} }
@@ -57,7 +64,41 @@ func (d *pyDict) get(key string) (interface{}, bool) {
 }
 
 // pyNamespace is an argparse.Namespace: a plain attribute container.
-type pyNamespace struct{ attrs *pyDict }
+type pyNamespace struct {
+	attrs  *pyDict
+	shared bool
+}
+
+// markShared flags a container fetched from the memo or duplicated: only
+// such a container can be reached twice or contain itself, so only these
+// are memoised and cycle-checked when converting (which keeps converting
+// many small unshared containers cheap).
+func markShared(v interface{}) {
+	switch x := v.(type) {
+	case *pyTuple:
+		x.shared = true
+	case *pyList:
+		x.shared = true
+	case *pyDict:
+		x.shared = true
+	case *pyNamespace:
+		x.shared = true
+	}
+}
+
+func isShared(v interface{}) bool {
+	switch x := v.(type) {
+	case *pyTuple:
+		return x.shared
+	case *pyList:
+		return x.shared
+	case *pyDict:
+		return x.shared
+	case *pyNamespace:
+		return x.shared
+	}
+	return false
+}
 
 // pyGlobal is an allowed global (see allow.go); nothing else can be named.
 type pyGlobal struct {
@@ -146,16 +187,39 @@ const maxDepth = 100
 type plainConverter struct {
 	done   map[interface{}]interface{}
 	active map[interface{}]bool
+	// path is where the conversion is, formatted only for an error (so a
+	// large config costs no string building).
+	path []pathStep
 }
 
-func newPlainConverter() *plainConverter {
-	return &plainConverter{done: map[interface{}]interface{}{}, active: map[interface{}]bool{}}
+type pathStep struct {
+	index int // list index, or -1 for a dict key
+	key   string
 }
 
-// convert returns v as a plain value; path names v in errors.
-func (c *plainConverter) convert(v interface{}, path string, depth int) (interface{}, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("%s: nested more than %d levels", path, maxDepth)
+func newPlainConverter(root string) *plainConverter {
+	return &plainConverter{done: map[interface{}]interface{}{}, active: map[interface{}]bool{}, path: []pathStep{{index: -1, key: root}}}
+}
+
+func (c *plainConverter) errorf(format string, args ...interface{}) error {
+	var b strings.Builder
+	for i, p := range c.path {
+		switch {
+		case p.index >= 0:
+			fmt.Fprintf(&b, "[%d]", p.index)
+		case i > 0:
+			b.WriteString("." + printable(p.key))
+		default:
+			b.WriteString(p.key)
+		}
+	}
+	return fmt.Errorf("%s: %s", b.String(), fmt.Sprintf(format, args...))
+}
+
+// convert returns v as a plain value.
+func (c *plainConverter) convert(v interface{}) (interface{}, error) {
+	if len(c.path) > maxDepth {
+		return nil, c.errorf("nested more than %d levels", maxDepth)
 	}
 	switch x := v.(type) {
 	case nil, bool, int64, float64, string:
@@ -170,78 +234,81 @@ func (c *plainConverter) convert(v interface{}, path string, depth int) (interfa
 		return string(x), nil
 	case *pyTuple, *pyList, *pyDict, *pyNamespace:
 	default:
-		return nil, fmt.Errorf("%s: a %s is not a plain value", path, typeName(v))
+		return nil, c.errorf("a %s is not a plain value", typeName(v))
 	}
-	if r, ok := c.done[v]; ok {
-		return r, nil
+	shared := isShared(v)
+	if shared {
+		if r, ok := c.done[v]; ok {
+			return r, nil
+		}
+		if c.active[v] {
+			return nil, c.errorf("a %s that contains itself", typeName(v))
+		}
+		c.active[v] = true
+		defer delete(c.active, v)
 	}
-	if c.active[v] {
-		return nil, fmt.Errorf("%s: a %s that contains itself", path, typeName(v))
-	}
-	c.active[v] = true
-	defer delete(c.active, v)
 	var out interface{}
+	var err error
 	switch x := v.(type) {
 	case *pyTuple:
-		l, err := c.list(x.items, path, depth)
-		if err != nil {
-			return nil, err
-		}
-		out = l
+		out, err = c.list(x.items)
 	case *pyList:
-		l, err := c.list(x.items, path, depth)
-		if err != nil {
-			return nil, err
-		}
-		out = l
+		out, err = c.list(x.items)
 	case *pyDict:
-		m, err := c.dict(x, path, depth)
-		if err != nil {
-			return nil, err
-		}
-		out = m
+		out, err = c.dict(x)
 	case *pyNamespace:
-		m, err := c.dict(x.attrs, path, depth)
-		if err != nil {
-			return nil, err
-		}
-		out = m
+		out, err = c.dict(x.attrs)
 	}
-	c.done[v] = out
+	if err != nil {
+		return nil, err
+	}
+	if shared {
+		c.done[v] = out
+	}
 	return out, nil
 }
 
-func (c *plainConverter) list(items []interface{}, path string, depth int) ([]interface{}, error) {
+func (c *plainConverter) list(items []interface{}) ([]interface{}, error) {
 	out := make([]interface{}, len(items))
+	c.path = append(c.path, pathStep{})
 	for i, it := range items {
-		v, err := c.convert(it, fmt.Sprintf("%s[%d]", path, i), depth+1)
+		c.path[len(c.path)-1] = pathStep{index: i}
+		v, err := c.convert(it)
 		if err != nil {
 			return nil, err
 		}
 		out[i] = v
 	}
+	c.path = c.path[:len(c.path)-1]
 	return out, nil
 }
 
-func (c *plainConverter) dict(d *pyDict, path string, depth int) (map[string]interface{}, error) {
+func (c *plainConverter) dict(d *pyDict) (map[string]interface{}, error) {
 	out := make(map[string]interface{}, len(d.keys))
+	c.path = append(c.path, pathStep{index: -1})
 	for i, k := range d.keys {
 		var name string
 		switch kk := k.(type) {
 		case string:
 			name = kk
-		case int64, bool, float64:
-			name = fmt.Sprint(kk)
+		case int64:
+			name = strconv.FormatInt(kk, 10)
+		case bool:
+			name = strconv.FormatBool(kk)
+		case float64:
+			name = strconv.FormatFloat(kk, 'g', -1, 64)
 		case nil:
 			name = "None"
 		default:
-			return nil, fmt.Errorf("%s: a key of type %s", path, typeName(k))
+			return nil, c.errorf("a key of type %s", typeName(k))
 		}
-		v, err := c.convert(d.vals[i], path+"."+name, depth+1)
+		c.path[len(c.path)-1] = pathStep{index: -1, key: name}
+		v, err := c.convert(d.vals[i])
 		if err != nil {
 			return nil, err
 		}
 		out[name] = v
 	}
+	c.path = c.path[:len(c.path)-1]
 	return out, nil
 }
