@@ -106,19 +106,41 @@ func TestExactResume(t *testing.T) {
 	var final []map[string][]float32
 	for _, drop := range []float64{0, 0.1} {
 		t.Run(fmt.Sprintf("dropout %v", drop), func(t *testing.T) {
-			final = append(final, testExactResume(t, func(c *config.Config) {
+			final = append(final, testExactResume(t, data.FilterSplit(demoSet(t), "train"), func(c *config.Config) {
 				c.HiddenDropoutProb, c.AttentionProbsDropoutProb = drop, drop
-			}))
+			}, nil))
 		})
 	}
+	// Clips of 1..2 frames and 0.15..0.75 s padded to each batch's longest:
+	// several programs, one kept at a time (each new shape evicts the last),
+	// and MaskRealOnly's masks.
+	t.Run("short clips, one program", func(t *testing.T) {
+		o := demoOpts(24, 2, 9)
+		o.MinFrames, o.MinSeconds = 1, 0.15
+		mp, err := data.GenerateDemo(t.TempDir(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		clips, err := data.ReadManifest(mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testExactResume(t, clips, nil, func(o *Options) { o.MaxPrograms, o.MaskRealOnly = 1, true })
+	})
 	if len(final) == 2 && reflect.DeepEqual(final[0], final[1]) {
 		t.Error("training with dropout 0.1 gave the same weights as without")
 	}
 }
 
-func testExactResume(t *testing.T, mutate func(*config.Config)) map[string][]float32 {
-	clips := data.FilterSplit(demoSet(t), "train")
+func testExactResume(t *testing.T, clips []data.Clip, mutate func(*config.Config), tune func(*Options)) map[string][]float32 {
 	const N = 3
+	pretrainOpts := func(out string) Options {
+		o := pretrainOpts(out)
+		if tune != nil {
+			tune(&o)
+		}
+		return o
+	}
 	ctx := context.Background()
 
 	straight := tinyModel(t, layers.Pretraining, mutate)
