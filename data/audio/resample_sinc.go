@@ -23,12 +23,16 @@ import (
 // For float32 input torchaudio computes the kernel in float32 (resample
 // passes the waveform's dtype), one rounding per tensor operation; the kernel
 // below makes the same float32 operations in the same order, so the taps agree
-// with torchaudio's to about one float32 rounding (its vectorised sin and cos
-// are within an ulp of Go's). Taps where t is clamped to ±6 are left out:
+// with torchaudio's (measured for 44.1↔16 kHz: 92% bit for bit, all within
+// 1.8e-7; its vectorised sin and cos are within an ulp of Go's, and a few
+// taps near the sinc's zeros amplify that). Building the kernel in float64
+// instead, as torchaudio.transforms.Resample does, moves outputs by up to
+// 1.4e-5, so the float32 steps matter. Taps where t is clamped to ±6 are left out:
 // torchaudio's are ~1e-22 (sin of 6π in float32 times a squared cosine of
 // ~4e-8), far below float32 resolution of any output. Sums are accumulated in
 // float64, so the result is the exact sum of the float32 products to within
-// an ulp, where torchaudio's float32 convolution differs from it by ~1e-7.
+// an ulp, where torchaudio's float32 convolution differs from that by up to
+// 3e-7 (measured): outputs agree with torchaudio's to ~2e-7, not bit for bit.
 const (
 	sincZeros    = 6    // lowpass_filter_width
 	sincRolloff  = 0.99 // rolloff
