@@ -118,6 +118,10 @@ func (s *source) materialize(t *tensorRef) (*tensor.Dense, error) {
 // readInto decodes n contiguous elements at file offset start.
 func (s *source) readInto(out interface{}, start, n int64, d dtype) error {
 	es := d.size()
+	if raw := rawBytes(out, d); raw != nil {
+		// Same layout as the file: one read, no decoding pass.
+		return readAt(s.r, raw, start)
+	}
 	if s.scratch == nil {
 		s.scratch = make([]byte, chunk)
 	}

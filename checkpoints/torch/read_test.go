@@ -90,6 +90,8 @@ func TestReadFixtures(t *testing.T) {
 		{"lightning.ckpt", "lightning", "zip"},
 		{"lightning_legacy.ckpt", "lightning_legacy", "legacy"},
 		{"namespace.ckpt", "namespace", "zip"},
+		{"attributedict.ckpt", "attributedict", "zip"},
+		{"sacred_legacy.ckpt", "sacred_legacy", "legacy"},
 		{"model.pth", "model", "zip"},
 	}
 	for _, c := range cases {
@@ -216,6 +218,8 @@ func TestHyperParameterTypes(t *testing.T) {
 		"audio_patch_size": []interface{}{int64(2), int64(128)},
 		"tags":             []interface{}{"only"},
 		"loss_names":       map[string]interface{}{"mae_audio": int64(0), "mosei": int64(1)},
+		"shape":            []interface{}{int64(2), int64(3)},
+		"raw":              "abc",
 	}
 	for k, w := range want {
 		if g := cfg[k]; !reflect.DeepEqual(g, w) {

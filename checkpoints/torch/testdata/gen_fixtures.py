@@ -95,6 +95,8 @@ HPARAMS = {
         "big": 2 ** 70,
         "neg": -123456789012,
         "tags": {"only"},
+        "shape": torch.Size([2, 3]),
+        "raw": b"abc",
     },
     "model_type": "transformer",
 }
@@ -103,11 +105,38 @@ HPARAMS = {
 def jsonable(v):
     if isinstance(v, dict):
         return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, bytes):
+        return v.decode("latin1")
     if isinstance(v, (list, tuple, set, frozenset)):
         return [jsonable(x) for x in v]
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) >= 2 ** 63:
         return str(v)
     return v
+
+
+def fake_class(module, name, base, **attrs):
+    """A class pickled under module.name, as if that package were installed
+    (pickle looks the class up by name when saving)."""
+    import types
+    parts = module.split(".")
+    for i in range(1, len(parts) + 1):
+        sys.modules.setdefault(".".join(parts[:i]), types.ModuleType(".".join(parts[:i])))
+    cls = type(name, (base,), dict(attrs, __module__=module, __qualname__=name))
+    setattr(sys.modules[module], name, cls)
+    return cls
+
+
+# Lightning's hparams container: a dict with attribute access.
+AttributeDict = fake_class("pytorch_lightning.utilities.parsing", "AttributeDict", dict)
+
+
+def _readonly_reduce(self):
+    return (type(self), (self.__class__.__bases__[0](self),))
+
+
+# sacred's read-only config containers reduce to (cls, (plain copy,)).
+ReadOnlyDict = fake_class("sacred.config.custom_containers", "ReadOnlyDict", dict, __reduce__=_readonly_reduce)
+ReadOnlyList = fake_class("sacred.config.custom_containers", "ReadOnlyList", list, __reduce__=_readonly_reduce)
 
 
 def lightning(sd, hparams):
@@ -162,6 +191,10 @@ def main():
     write(outdir, "lightning_legacy.ckpt", lightning(sd, HPARAMS), sd, HPARAMS, _use_new_zipfile_serialization=False)
     ns = argparse.Namespace(lr=0.001, layers=[1, 2], name="tvlt", flag=True)
     write(outdir, "namespace.ckpt", lightning(sd, ns), sd, vars(ns))
+    ad = AttributeDict(lr=0.5, config={"hidden_size": 768, "heads": [12]})
+    write(outdir, "attributedict.ckpt", lightning(sd, ad), sd, dict(ad))
+    sacred = {"config": ReadOnlyDict({"max_epoch": 10, "loss_names": ReadOnlyDict({"mosei": 1}), "gpus": ReadOnlyList([0, 1])})}
+    write(outdir, "sacred_legacy.ckpt", lightning(sd, sacred), sd, sacred, _use_new_zipfile_serialization=False)
     write(outdir, "model.pth", {"model": sd, "epoch": 1, "args": ns}, sd)
     # The zip's top folder is named after the file; a buffer gives "archive".
     buf = io.BytesIO()
