@@ -46,8 +46,11 @@
 // 1e-12); layers.ParseConfig keeps the file's values and the unknown keys,
 // and Save writes them back.
 //
-// PyTorch pickles (pytorch_model.bin) are not read: executing pickles is
-// unsafe and needs torch. Convert them once in Python with
-//
-//	python3 -c "import torch, safetensors.torch as s; s.save_file({k: v.contiguous() for k, v in torch.load('pytorch_model.bin', map_location='cpu').items()}, 'model.safetensors', {'format': 'pt'})"
+// PyTorch files (a hub folder's pytorch_model.bin, a bare .bin, .pt, .pth
+// or .ckpt) are read by checkpoints/torch, whose restricted unpickler runs
+// no code. A state dict in the original TVLT repository's names (the
+// published TVLT.ckpt, TVLT-MOSEI-SA.ckpt, TVLT-MOSEI-EA.ckpt, or a
+// Lightning checkpoint of its training) is renamed by checkpoints/original;
+// without a config.json its config is derived from the shapes and the
+// Lightning hyper-parameters.
 package hf

@@ -1005,8 +1005,8 @@ func TestLoadErrors(t *testing.T) {
 		want string
 	}{
 		{"bare file without config", w, hf.LoadOptions{}, "needs a config.json"},
-		{"pickle folder", pickle, hf.LoadOptions{}, "safetensors.torch"},
-		{"pickle file", filepath.Join(pickle, hf.PickleFile), hf.LoadOptions{Config: c}, "PyTorch pickles are not read"},
+		{"pickle folder", pickle, hf.LoadOptions{}, "not a PyTorch file"},
+		{"pickle file", filepath.Join(pickle, hf.PickleFile), hf.LoadOptions{Config: c}, "not a PyTorch file"},
 		{"missing", filepath.Join(pickle, "nope"), hf.LoadOptions{Config: c}, "no such file"},
 		{"bad override", w, hf.LoadOptions{Config: c, Overrides: map[string]interface{}{"loss_type": "ranking"}}, `loss_type "ranking"`},
 		{"int model", w, hf.LoadOptions{Config: c, Dtype: tensor.Int}, "not supported"},

@@ -94,7 +94,9 @@ func (r *Report) Summary() string {
 
 // Load builds a model of the given kind (or FromConfig) from an HF
 // checkpoint: a folder with config.json and model.safetensors (or a sharded
-// index), or a bare .safetensors / .npz file with opts.Config. Files listed
+// index, or pytorch_model.bin), or a bare .safetensors / .npz / torch.save
+// file with opts.Config. An original TVLT checkpoint (.ckpt) needs no
+// config: its own is derived (checkpoints/original). Files listed
 // in a checksums.json beside them are verified first, and a tensor holding
 // NaN or ±Inf is an error naming it unless opts.AllowNonFinite. Encoder
 // tensors are moved between the "" and "tvlt." prefixes as the kinds
@@ -116,20 +118,44 @@ func Load(path string, kind layers.Kind, opts LoadOptions) (*layers.Model, *Repo
 		if err != nil {
 			return nil, nil, fmt.Errorf("hf: %w", err)
 		}
-		if !st.IsDir() {
+		switch {
+		case st.IsDir():
+			cfgPath = filepath.Join(path, ConfigFile)
+		case !isTorchFile(path):
 			return nil, nil, fmt.Errorf("hf: load %s: a bare weights file needs a config.json: pass it with --config", path)
 		}
-		cfgPath = filepath.Join(path, ConfigFile)
 	}
-	cfg, err := readConfig(cfgPath, opts.Overrides)
-	if err != nil {
-		return nil, nil, err
+	// A torch file, or a folder holding only pytorch_model.bin, without a
+	// config may be an original TVLT checkpoint, which carries its own.
+	derive := cfgPath == "" || opts.Config == "" && !exists(cfgPath) && exists(filepath.Join(path, PickleFile)) &&
+		!exists(filepath.Join(path, WeightsFile)) && !exists(filepath.Join(path, WeightsIndexFile))
+	var cfg config.Config
+	if !derive {
+		var err error
+		if cfg, err = readConfig(cfgPath, opts.Overrides); err != nil {
+			return nil, nil, err
+		}
 	}
 	src, err := openSource(path)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer src.close()
+	if derive {
+		if src.original == nil {
+			return nil, nil, fmt.Errorf("hf: load %s: HF-named PyTorch weights need a config.json: pass it with --config", path)
+		}
+		buf, err := src.originalConfig()
+		if err != nil {
+			return nil, nil, err
+		}
+		if cfg, err = parseConfig(buf, src.path, opts.Overrides); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := src.convertOriginal(cfg); err != nil {
+		return nil, nil, err
+	}
 
 	if kind == FromConfig {
 		if kind, err = kindOf(cfg, src); err != nil {
@@ -290,6 +316,11 @@ func readConfig(path string, overrides map[string]interface{}) (config.Config, e
 	if err != nil {
 		return config.Config{}, fmt.Errorf("hf: %w", err)
 	}
+	return parseConfig(buf, path, overrides)
+}
+
+// parseConfig parses config.json bytes read from path, overrides applied.
+func parseConfig(buf []byte, path string, overrides map[string]interface{}) (config.Config, error) {
 	if len(overrides) > 0 {
 		var raw map[string]json.RawMessage
 		if err := json.Unmarshal(buf, &raw); err != nil {
@@ -312,6 +343,7 @@ func readConfig(path string, overrides map[string]interface{}) (config.Config, e
 			}
 			raw[k] = v
 		}
+		var err error
 		if buf, err = json.Marshal(raw); err != nil {
 			return config.Config{}, fmt.Errorf("hf: %s: %w", path, err)
 		}

@@ -18,7 +18,7 @@ const (
 	ConfigFile       = "config.json"
 	WeightsFile      = "model.safetensors"
 	WeightsIndexFile = "model.safetensors.index.json" // sharded checkpoints
-	PickleFile       = "pytorch_model.bin"            // recognised only to explain how to convert it
+	PickleFile       = "pytorch_model.bin"            // a hub folder's torch.save weights, read by checkpoints/torch
 )
 
 // TrainingStateFiles are the files a training checkpoint holds besides the

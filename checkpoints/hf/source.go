@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"github.com/tvlt-go/tvlt/checkpoints"
+	"github.com/tvlt-go/tvlt/checkpoints/original"
+	"github.com/tvlt-go/tvlt/checkpoints/torch"
+	"github.com/tvlt-go/tvlt/config"
 	"gorgonia.org/tensor"
 )
 
@@ -22,6 +25,11 @@ type source struct {
 	arrays   map[string]*tensor.Dense                // npz
 	metadata map[string]string
 	open     []*checkpoints.SafetensorsFile
+	// original holds a torch file's state dict in the original TVLT
+	// repository's names, with its Lightning hyper-parameters, until
+	// convertOriginal renames it for the model's config.
+	original map[string]*tensor.Dense
+	hyper    map[string]interface{}
 }
 
 func (s *source) close() {
@@ -109,8 +117,9 @@ func (s *source) addSafetensors(path string, only map[string]bool) error {
 	return nil
 }
 
-// openSource reads the weights at path: a .safetensors or .npz file, or a
-// folder holding model.safetensors or a sharded index.
+// openSource reads the weights at path: a .safetensors, .npz or torch.save
+// (.bin, .pt, .pth, .ckpt) file, or a folder holding model.safetensors, a
+// sharded index or pytorch_model.bin.
 func openSource(path string) (*source, error) {
 	s := &source{path: path, shapes: map[string][]int{}, files: map[string]*checkpoints.SafetensorsFile{}}
 	st, err := os.Stat(path)
@@ -123,10 +132,10 @@ func openSource(path string) (*source, error) {
 			err = s.addSafetensors(path, nil)
 		case strings.HasSuffix(path, ".npz"):
 			err = s.addNPZ(path)
-		case strings.HasSuffix(path, ".bin") || strings.HasSuffix(path, ".pt") || strings.HasSuffix(path, ".pth"):
-			err = fmt.Errorf("hf: %s: PyTorch pickles are not read; %s", path, convertHint)
+		case isTorchFile(path):
+			err = s.addTorch(path)
 		default:
-			err = fmt.Errorf("hf: %s: unknown weights format (want .safetensors or .npz)", path)
+			err = fmt.Errorf("hf: %s: unknown weights format (want .safetensors, .npz, or a PyTorch .bin/.pt/.pth/.ckpt)", path)
 		}
 		if err != nil {
 			s.close()
@@ -142,9 +151,9 @@ func openSource(path string) (*source, error) {
 	case exists(index):
 		err = s.addIndex(index)
 	case exists(filepath.Join(path, PickleFile)):
-		err = fmt.Errorf("hf: %s holds %s only: PyTorch pickles are not read; %s", path, PickleFile, convertHint)
+		err = s.addTorch(filepath.Join(path, PickleFile))
 	default:
-		err = fmt.Errorf("hf: %s: neither %s nor %s", path, WeightsFile, WeightsIndexFile)
+		err = fmt.Errorf("hf: %s: neither %s, %s nor %s", path, WeightsFile, WeightsIndexFile, PickleFile)
 	}
 	if err != nil {
 		s.close()
@@ -153,9 +162,67 @@ func openSource(path string) (*source, error) {
 	return s, nil
 }
 
-// convertHint tells users holding a pickle how to get safetensors.
-const convertHint = `convert it with: python3 -c "import torch, safetensors.torch as s; ` +
-	`s.save_file({k: v.contiguous() for k, v in torch.load('pytorch_model.bin', map_location='cpu').items()}, 'model.safetensors', {'format': 'pt'})"`
+// isTorchFile reports whether path names a torch.save file by its extension.
+func isTorchFile(path string) bool {
+	switch filepath.Ext(path) {
+	case ".bin", ".pt", ".pth", ".ckpt":
+		return true
+	}
+	return false
+}
+
+// addTorch reads a torch.save file (checkpoints/torch: no code runs). A
+// state dict in the original TVLT repository's names is kept aside for
+// convertOriginal, which needs the model's config.
+func (s *source) addTorch(path string) error {
+	if err := verifyIfRecorded(path); err != nil {
+		return err
+	}
+	f, err := torch.Read(path)
+	if err != nil {
+		return fmt.Errorf("hf: %w", err)
+	}
+	if original.IsOriginal(f.Order) {
+		s.original, s.hyper = f.Tensors, f.HyperParameters
+		return nil
+	}
+	s.arrays = f.Tensors
+	for n, t := range f.Tensors {
+		s.shapes[n] = []int(t.Shape().Clone())
+	}
+	return nil
+}
+
+// originalConfig is the config derived from an original checkpoint's
+// shapes and hyper-parameters, as config.json bytes.
+func (s *source) originalConfig() ([]byte, error) {
+	shapes := make(map[string][]int, len(s.original))
+	for n, t := range s.original {
+		shapes[n] = []int(t.Shape().Clone())
+	}
+	cfg, _, err := original.DeriveConfig(shapes, s.hyper)
+	if err != nil {
+		return nil, fmt.Errorf("hf: %s: %w (pass a config.json with --config)", s.path, err)
+	}
+	return cfg.Bytes()
+}
+
+// convertOriginal renames an original checkpoint's tensors to HF's for a
+// model of config cfg (see original.ConvertFor).
+func (s *source) convertOriginal(cfg config.Config) error {
+	if s.original == nil {
+		return nil
+	}
+	hf, _, err := original.ConvertFor(cfg, s.original, s.hyper)
+	if err != nil {
+		return fmt.Errorf("hf: %s: %w", s.path, err)
+	}
+	s.original, s.arrays = nil, hf
+	for n, t := range hf {
+		s.shapes[n] = []int(t.Shape().Clone())
+	}
+	return nil
+}
 
 // addIndex reads a sharded checkpoint: {"weight_map": {name: shard file}}.
 func (s *source) addIndex(index string) error {

@@ -211,3 +211,22 @@ func sortedNames[T any](m map[string]T) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ConvertFor converts for a model of config cfg, as a loader needs: the
+// temporal and audio-time tables are cut to cfg's num_frames and
+// spectrogram_length, while the heads keep the checkpoint's own layout
+// (DeriveConfig's), so that the loader, not the conversion, judges heads
+// cfg sizes differently (another num_labels, no pooler). When the
+// checkpoint's config cannot be derived (head counts unknown without
+// hyper-parameters), cfg is used as it is.
+func ConvertFor(cfg config.Config, tensors map[string]*tensor.Dense, hyper map[string]interface{}) (map[string]*tensor.Dense, layers.Kind, error) {
+	shapes := make(map[string][]int, len(tensors))
+	for n, t := range tensors {
+		shapes[n] = shapeOf(t)
+	}
+	if own, _, err := DeriveConfig(shapes, hyper); err == nil {
+		own.NumFrames, own.SpectrogramLength = cfg.NumFrames, cfg.SpectrogramLength
+		cfg = own
+	}
+	return Convert(cfg, tensors)
+}

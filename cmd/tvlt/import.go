@@ -10,40 +10,50 @@ import (
 
 func init() {
 	commands["import"] = command{
-		summary: "bring HF weights (safetensors or .npz) into a folder finetune --init reads",
+		summary: "bring HF weights (safetensors, .npz, pytorch_model.bin) or an original TVLT .ckpt into a folder finetune --init and predict read",
 		run:     runImport,
 	}
 }
 
 const importDescription = `
-Imports weights saved by transformers (or by "tvlt export") into a
-checkpoint folder: config.json + model.safetensors + checksums.json, the
-layout "tvlt finetune --init" and "tvlt export" read.
+Imports weights saved by transformers, by "tvlt export" or by the original
+TVLT repository into a checkpoint folder: config.json + model.safetensors +
+checksums.json, the layout "tvlt finetune --init", "tvlt predict" and
+"tvlt export" read.
 
---from is an HF folder (config.json + model.safetensors, or a sharded
-model.safetensors.index.json; e.g. a hub snapshot of ZinengTang/tvlt-base),
-or a bare .safetensors / .npz file together with --config. Hub configs with
-pre-release key names are read with their values (layer_norm_eps 1e-12,
-8 decoder heads) and written back with every key.
+--from is an HF folder (config.json + model.safetensors, a sharded
+model.safetensors.index.json, or pytorch_model.bin; e.g. a hub snapshot of
+ZinengTang/tvlt-base), or a bare .safetensors / .npz / .bin / .pt / .pth
+file together with --config. Hub configs with pre-release key names are
+read with their values (layer_norm_eps 1e-12, 8 decoder heads) and
+written back with every key.
 
-PyTorch pickles (pytorch_model.bin) are not read. Convert one first:
-
-    python3 -c "import torch, safetensors.torch as s; s.save_file({k: v.contiguous() for k, v in torch.load('pytorch_model.bin', map_location='cpu').items()}, 'model.safetensors', {'format': 'pt'})"
+PyTorch files are read without Python: a restricted unpickler builds
+tensors and plain containers only and refuses anything else (a .bin never
+runs code). The original TVLT checkpoints (TVLT.ckpt, pretrained;
+TVLT-MOSEI-SA.ckpt, sentiment; TVLT-MOSEI-EA.ckpt, emotion; or a Lightning
+.ckpt of its training) need no --config: their tensors are renamed to HF's
+and the config is derived from their shapes and hyper-parameters. The
+MOSEI heads keep the original's tanh pooler before the classifier
+(config.json: classifier_pooler, classifier_layer_norm_eps 1e-5); sentiment
+becomes a regression head with label "sentiment", emotion a multilabel
+head (happy, sad, angry, fear, disgust, surprise).
 
 --model converts between HF classes: a TvltModel checkpoint imported as
 pretraining or classification gets fresh (seeded) heads; heads the chosen
 class lacks are dropped. What was loaded, initialised fresh and ignored is
 printed.`
 
-const importExamples = `  tvlt import --from ~/hub/tvlt-base --out runs/tvlt-base
-  tvlt import --from ~/hub/tvlt-base --out runs/mosei-init --model classification --num-labels 1 --loss-type regression
+const importExamples = `  tvlt import --from TVLT-MOSEI-SA.ckpt --out runs/mosei-sa
+  tvlt import --from TVLT.ckpt --out runs/mosei-init --model classification --num-labels 1 --loss-type regression
+  tvlt import --from ~/hub/tvlt-base --out runs/tvlt-base
   tvlt import --from weights.npz --config config.json --out runs/imported`
 
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("import", "--from DIR_OR_FILE --out DIR [flags]", importDescription, importExamples, stderr)
-	from := fs.String("from", "", "HF folder, or a .safetensors / .npz file (with --config) (required)")
+	from := fs.String("from", "", "HF folder, a .safetensors / .npz / .bin file (with --config), or an original TVLT .ckpt (required)")
 	out := fs.String("out", "", "checkpoint folder to write (required); an existing folder is replaced only if it is a checkpoint folder")
-	config := fs.String("config", "", "config.json to use (required for a bare weights file; overrides the folder's)")
+	config := fs.String("config", "", "config.json to use (required for a bare HF weights file; overrides the folder's or the one derived from an original .ckpt)")
 	model := fs.String("model", "", "HF class to import as: base, pretraining or classification (default: the config's architectures)")
 	numLabels := fs.Int("num-labels", 0, "override num_labels (classification head size); 0 keeps the config's")
 	lossType := fs.String("loss-type", "", "override loss_type: classification, regression, or the tvlt-go extensions multilabel and vqa")
