@@ -2,6 +2,7 @@ package original
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -210,6 +211,10 @@ func (d *deriver) encoder() {
 // frames it was trained on), rounded up to whole time patches and within
 // pos_embed_a's rows.
 func (d *deriver) spectrogram(rows, pt int) {
+	if pt <= 0 {
+		d.fail("patch_embed_a.proj.weight has a time patch of %d", pt)
+		return
+	}
 	frames := min(defaultAudioSize, rows*pt)
 	if n, ok := d.hpInt("audio_size"); ok {
 		frames = n
@@ -362,7 +367,13 @@ func (d *deriver) masking() {
 }
 
 func isqrt(n int) int {
-	r := 0
+	if n <= 0 {
+		return 0
+	}
+	r := int(math.Sqrt(float64(n)))
+	for r*r > n {
+		r--
+	}
 	for (r+1)*(r+1) <= n {
 		r++
 	}

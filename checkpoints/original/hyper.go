@@ -18,6 +18,9 @@ const customModelType = "tvlt_go_custom"
 // gives cfg back. decoder_num_heads is a tvlt-go key (the original
 // hard-codes 16). Loss types the original has no head for are an error.
 func HyperParameters(cfg config.Config, kind layers.Kind) (map[string]interface{}, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("original: %w", err)
+	}
 	loss := map[string]interface{}{"vam": 0, "vatr": 0, "vtm": 0, "mae_audio": 0, "mae_video": 0, "vqa": 0, "mlm": 0, "mosei": 0, "moseiemo": 0}
 	hp := map[string]interface{}{}
 	switch kind {

@@ -230,3 +230,33 @@ func TestCkptMatchesNPZ(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertFor: a loader's conversion cuts the tables to the model's
+// config but keeps the checkpoint's heads, so that head differences are
+// the loader's to judge; without derivable heads the config is used as is.
+func TestConvertFor(t *testing.T) {
+	ckpt, hp := fixtureNPZ(t, "mosei")
+	cfg, _ := convertFixture(t, "mosei", ckpt, hp)
+	model := cfg
+	model.NumLabels, model.ClassifierPooler, model.NumFrames, model.ID2Label = 3, false, 1, nil
+	hf, kind, err := ConvertFor(model, ckpt, hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.HiddenSize
+	for n, want := range map[string][]int{
+		"tvlt.pixel_embeddings.temporal_embed": {1, 1, d},
+		"classifier.3.weight":                  {1, 2 * d},
+		"classifier.pooler.dense.weight":       {d, d},
+	} {
+		if got := shapeOf(hf[n]); kind != layers.Classification || !equalShape(got, want) {
+			t.Errorf("%s %s: shape %v, want %v", kind, n, got, want)
+		}
+	}
+	emo, _ := fixtureNPZ(t, "moseiemo")
+	wrong := hubConfig(t, "moseiemo")
+	wrong.NumLabels = 2
+	if _, _, err := ConvertFor(wrong, emo, nil); err == nil || !strings.Contains(err.Error(), "classifier.3.weight") {
+		t.Errorf("no hyper-parameters, a config with 2 labels for 6 outputs: got %v, want classifier.3.weight named", err)
+	}
+}
