@@ -32,14 +32,14 @@ type featureCache struct {
 	videoSalt, audioSalt string
 }
 
-func newFeatureCache(dir string, c config.Config, p video.ProcessorConfig, f audio.FeatureConfig) (*featureCache, error) {
+func newFeatureCache(dir string, c config.Config, p video.ProcessorConfig, f audio.FeatureConfig, r audio.Resampler) (*featureCache, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data: cache: %w", err)
 	}
 	return &featureCache{
 		dir:       dir,
 		videoSalt: fmt.Sprintf("%s|video|%d|%+v", cacheVersion, c.NumFrames, p),
-		audioSalt: fmt.Sprintf("%s|audio|%+v", cacheVersion, f),
+		audioSalt: fmt.Sprintf("%s|audio|%+v|%v", cacheVersion, f, r),
 	}, nil
 }
 

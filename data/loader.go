@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/tvlt-go/tvlt/config"
+	"github.com/tvlt-go/tvlt/data/audio"
 )
 
 // LoaderOptions configure batching, parallelism and pretraining extras.
@@ -33,6 +34,9 @@ type LoaderOptions struct {
 	// MaskRealOnly masks each clip as the reference would mask it alone,
 	// padding aside (config.RealOnlyNoise; not the reference's masking).
 	MaskRealOnly bool
+	// AudioResampler resamples audio files at another rate than the
+	// feature extractor's (zero: torchaudio's, as the original TVLT).
+	AudioResampler audio.Resampler
 	// CacheDir keeps decoded per-clip features on disk (keyed by source path, size,
 	// mtime and all preprocessing settings), so later epochs skip ffmpeg and decoding.
 	CacheDir string
@@ -92,7 +96,7 @@ func NewLoader(clips []Clip, cfg config.Config, opts LoaderOptions) (*Loader, er
 	if opts.Pretraining && neg > 0 && len(clips) < 2 {
 		return nil, errors.New("data: loader: matching negatives need at least 2 clips")
 	}
-	sl, err := newSampleLoader(cfg, opts.Decoders, opts.CacheDir)
+	sl, err := newSampleLoader(cfg, opts.Decoders, opts.AudioResampler, opts.CacheDir)
 	if err != nil {
 		return nil, err
 	}

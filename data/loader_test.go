@@ -111,7 +111,7 @@ func collect(t testing.TB, it *Iter) []*Batch {
 // loadSample decodes one clip the way the loader does, with the default
 // decoders and no cache.
 func loadSample(c Clip, cfg config.Config) (*Sample, error) {
-	sl, err := newSampleLoader(cfg, Decoders{}, "")
+	sl, err := newSampleLoader(cfg, Decoders{}, audio.SincHann, "")
 	if err != nil {
 		return nil, err
 	}

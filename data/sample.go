@@ -71,7 +71,7 @@ type Decoders struct {
 	LoadAudioSegment   func(path string, rate int, start, end float64) ([]float32, error)
 }
 
-func (d Decoders) withDefaults() Decoders {
+func (d Decoders) withDefaults(r audio.Resampler) Decoders {
 	if d.DecodeVideo == nil {
 		d.DecodeVideo = video.Decode
 	}
@@ -79,13 +79,15 @@ func (d Decoders) withDefaults() Decoders {
 		d.ReadFrameDir = video.ReadFrameDir
 	}
 	if d.LoadAudio == nil {
-		d.LoadAudio = audio.LoadMono
+		d.LoadAudio = func(p string, rate int) ([]float32, error) { return audio.LoadMonoWith(p, rate, r) }
 	}
 	if d.DecodeVideoSegment == nil {
 		d.DecodeVideoSegment = video.DecodeSegment
 	}
 	if d.LoadAudioSegment == nil {
-		d.LoadAudioSegment = audio.LoadMonoSegment
+		d.LoadAudioSegment = func(p string, rate int, start, end float64) ([]float32, error) {
+			return audio.LoadMonoSegmentWith(p, rate, start, end, r)
+		}
 	}
 	return d
 }
@@ -140,7 +142,7 @@ type sampleLoader struct {
 	cache *featureCache // nil without CacheDir
 }
 
-func newSampleLoader(cfg config.Config, dec Decoders, cacheDir string) (*sampleLoader, error) {
+func newSampleLoader(cfg config.Config, dec Decoders, r audio.Resampler, cacheDir string) (*sampleLoader, error) {
 	if err := checkConfig(cfg); err != nil {
 		return nil, err
 	}
@@ -152,9 +154,9 @@ func newSampleLoader(cfg config.Config, dec Decoders, cacheDir string) (*sampleL
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}
-	sl := &sampleLoader{cfg: cfg, proc: proc, ext: ext, dec: dec.withDefaults()}
+	sl := &sampleLoader{cfg: cfg, proc: proc, ext: ext, dec: dec.withDefaults(r)}
 	if cacheDir != "" {
-		sl.cache, err = newFeatureCache(cacheDir, cfg, proc, ext.Config())
+		sl.cache, err = newFeatureCache(cacheDir, cfg, proc, ext.Config(), r)
 		if err != nil {
 			return nil, err
 		}

@@ -199,7 +199,7 @@ func TestSegmentCache(t *testing.T) {
 		{ID: "whole", Video: mp4, Audio: wav, Label: Label{Kind: LabelClass, Class: 1}},
 	}
 	cfg := segmentConfig()
-	fc, err := newFeatureCache(filepath.Join(dir, "k"), cfg, ProcessorConfig(cfg), FeatureConfig(cfg))
+	fc, err := newFeatureCache(filepath.Join(dir, "k"), cfg, ProcessorConfig(cfg), FeatureConfig(cfg), audio.SincHann)
 	if err != nil {
 		t.Fatal(err)
 	}

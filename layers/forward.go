@@ -30,6 +30,9 @@ func (p *Program) build(b *Batch) error {
 		if err != nil || loss == nil {
 			return err
 		}
+		if loss, err = p.scaled("loss", loss); err != nil {
+			return err
+		}
 		return p.setLoss(loss)
 	}
 	// TvltForPreTraining: the matching and MAE passes share one packed run
@@ -231,6 +234,9 @@ func (p *Program) matchingPass(b *Batch) (pass, error) {
 		p.inspect("matching_last_hidden_state", out.last)
 		p.read("matching_logits", logits)
 		p.read("matching_loss", loss)
+		if loss, err = p.scaled("matching_loss", loss); err != nil {
+			return nil, err
+		}
 		return losses.WeightedSum([]float64{p.lossWeights().Matching}, loss)
 	}}, nil
 }
@@ -275,6 +281,12 @@ func (p *Program) maePass(b *Batch) (pass, error) {
 		p.read("audio_logits", aud.logits)
 		p.read("pixel_mae_loss", pixLoss)
 		p.read("audio_mae_loss", audLoss)
+		if pixLoss, err = p.scaled("pixel_mae_loss", pixLoss); err != nil {
+			return nil, err
+		}
+		if audLoss, err = p.scaled("audio_mae_loss", audLoss); err != nil {
+			return nil, err
+		}
 		w := p.lossWeights()
 		return losses.WeightedSum([]float64{w.PixelMAE, w.AudioMAE}, pixLoss, audLoss)
 	}}, nil

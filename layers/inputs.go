@@ -39,6 +39,12 @@ type Batch struct {
 	// same seed, the same masks); trainers derive it from the run's seed and
 	// step so a resumed run drops the same units.
 	DropoutSeed uint64
+
+	// LossScales multiply the task losses of a program compiled with
+	// Options.LossScales, by output name ("pixel_mae_loss",
+	// "audio_mae_loss", "matching_loss", and "loss" for the classifier's);
+	// a missing name is 1.
+	LossScales map[string]float64
 }
 
 func ints(t *tensor.Dense) ([]int64, error) {

@@ -31,6 +31,13 @@ type Options struct {
 	// LossWeights weight TvltForPreTraining's loss terms in its total
 	// "loss"; nil = 1 each (the reference's plain sum).
 	LossWeights *LossWeights
+	// LossScales multiplies each task loss in the total (and so in the
+	// gradients) by a factor fed with every batch (Batch.LossScales), for
+	// data-parallel training: a rank's loss normalised by its own count
+	// times count/global count is its share of the global batch's loss.
+	// The per-task outputs stay unscaled; the total "loss" is the scaled
+	// sum (a rank's share: the ranks' totals add up to the global loss).
+	LossScales bool
 }
 
 // LossWeights multiply TvltForPreTraining's loss terms in the total loss,
@@ -216,6 +223,27 @@ func (p *Program) placeholder(name string, dt tensor.Dtype, shape ...int) *G.Nod
 	p.inputs[name] = n
 	return n
 }
+
+// scaled multiplies a task loss (named as its output) by its runtime
+// factor "loss_scale/<name>" when the program has Options.LossScales.
+func (p *Program) scaled(name string, loss *G.Node) (*G.Node, error) {
+	if !p.opts.LossScales || loss == nil {
+		return loss, nil
+	}
+	s := p.placeholder(lossScalePrefix+name, loss.Dtype(), 1)
+	m, err := G.Mul(loss, s)
+	if err != nil {
+		return nil, fmt.Errorf("layers: scaling %s: %w", name, err)
+	}
+	out, err := G.Sum(m)
+	if err != nil {
+		return nil, fmt.Errorf("layers: scaling %s: %w", name, err)
+	}
+	return out, nil
+}
+
+// lossScalePrefix names the LossScales placeholders.
+const lossScalePrefix = "loss_scale/"
 
 // read records a node as an output.
 func (p *Program) read(name string, n *G.Node) {

@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"unsafe"
 
 	"github.com/tvlt-go/tvlt/graph"
@@ -78,6 +79,14 @@ func (p *Program) feed(b *Batch) (map[string]*tensor.Dense, error) {
 		f["dropout_seed"] = newInts([]int64{int64(b.DropoutSeed)}, 1)
 	}
 	for name := range p.inputs {
+		if task, ok := strings.CutPrefix(name, lossScalePrefix); ok {
+			v, set := b.LossScales[task]
+			if !set {
+				v = 1
+			}
+			f[name] = newDense(dt, []float64{v}, 1)
+			continue
+		}
 		if _, ok := f[name]; !ok {
 			return nil, fmt.Errorf("layers: batch does not fit the compiled program: no value for %s", name)
 		}

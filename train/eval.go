@@ -9,6 +9,7 @@ import (
 	"math"
 
 	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 )
 
@@ -27,8 +28,9 @@ type EvalOptions struct {
 	LossWeights *layers.LossWeights
 	// Padding and MaskRealOnly shape the batches as in training
 	// (Options.Padding, Options.MaskRealOnly).
-	Padding      data.Padding
-	MaskRealOnly bool
+	Padding        data.Padding
+	MaskRealOnly   bool
+	AudioResampler audio.Resampler
 	// MaxPrograms bounds the compiled programs kept (0: 4).
 	MaxPrograms int
 	// Log receives progress (a bar per pass on a terminal, a line every
@@ -224,7 +226,7 @@ func (e *evaluator) loader(clips []data.Clip, pretraining bool) (*data.Loader, e
 	}
 	l, err := data.NewLoader(clips, e.m.Config, data.LoaderOptions{
 		BatchSize: e.opts.BatchSize, Seed: int64(e.opts.Seed), Workers: e.opts.Workers,
-		Pretraining: pretraining, NegativeRatio: neg, Padding: e.opts.Padding, MaskRealOnly: e.opts.MaskRealOnly, CacheDir: e.opts.CacheDir,
+		Pretraining: pretraining, NegativeRatio: neg, Padding: e.opts.Padding, MaskRealOnly: e.opts.MaskRealOnly, AudioResampler: e.opts.AudioResampler, CacheDir: e.opts.CacheDir,
 		SkipBad: e.opts.SkipBad,
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 )
 
@@ -145,6 +146,9 @@ type Options struct {
 	// mask the clip alone, padding aside (config.RealOnlyNoise; not the
 	// reference's masking, whose keep count counts padding) (false).
 	MaskRealOnly bool
+	// AudioResampler resamples audio files at another rate than the
+	// feature extractor's (torchaudio's by default, as the original TVLT).
+	AudioResampler audio.Resampler
 	// MaxPrograms bounds the compiled programs kept (one per batch shape);
 	// the least recently used is dropped beyond it, at least 1 (4).
 	MaxPrograms int

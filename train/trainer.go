@@ -134,7 +134,7 @@ func (t *Trainer) loader() (*data.Loader, error) {
 	}
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
 		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
-		DropLast: true, Pretraining: pre, NegativeRatio: neg, Padding: t.opts.Padding, MaskRealOnly: t.opts.MaskRealOnly, CacheDir: t.opts.CacheDir,
+		DropLast: true, Pretraining: pre, NegativeRatio: neg, Padding: t.opts.Padding, MaskRealOnly: t.opts.MaskRealOnly, AudioResampler: t.opts.AudioResampler, CacheDir: t.opts.CacheDir,
 		SkipBad: t.opts.SkipBad,
 	})
 	if err != nil {
@@ -215,7 +215,7 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	t.progs.weights = &o.LossWeights
 	defer t.progs.close()
 	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights,
-		Padding: o.Padding, MaskRealOnly: o.MaskRealOnly, MaxPrograms: o.MaxPrograms})
+		Padding: o.Padding, MaskRealOnly: o.MaskRealOnly, AudioResampler: o.AudioResampler, MaxPrograms: o.MaxPrograms})
 	defer t.evaluator.progs.close()
 	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"github.com/tvlt-go/tvlt/checkpoints"
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
 	"github.com/tvlt-go/tvlt/train/viz"
@@ -31,6 +32,7 @@ func init() {
 type evalFlags struct {
 	skipBad                        bool
 	pad                            data.Padding
+	resampler                      audio.Resampler
 	data, ckpt, split, task, cache string
 	answers                        string
 	batch                          int
@@ -49,6 +51,7 @@ func (f *evalFlags) register(fs *flag.FlagSet) {
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of pretraining evaluation's negatives and masks")
 	fs.StringVar(&f.cache, "cache", "", "folder caching decoded features")
 	fs.Var(padFlag{&f.pad}, "pad-to", padUsage)
+	fs.Var(resamplerFlag{&f.resampler}, "audio-resampler", resamplerUsage)
 	fs.BoolVar(&f.allowNonFinite, "allow-nonfinite", false, "load weights holding NaN or ±Inf anyway (forensics; by default they are an error naming the tensor)")
 	fs.BoolVar(&f.plain, "plain", false, "plain progress lines (every 10 s) instead of a progress bar")
 	fs.BoolVar(&f.skipBad, "skip-bad", false, "drop clips that fail to load (listed at the end; skipped_clips in the metrics) instead of stopping")
@@ -91,7 +94,7 @@ func (f *evalFlags) load() ([]data.Clip, train.EvalOptions, *modelAndTask, error
 			return nil, train.EvalOptions{}, nil, err
 		}
 	}
-	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log, SkipBad: f.skipBad, Padding: f.pad}
+	eo := train.EvalOptions{Task: t, BatchSize: f.batch, Seed: f.seed, CacheDir: f.cache, Log: f.log, SkipBad: f.skipBad, Padding: f.pad, AudioResampler: f.resampler}
 	if f.plain {
 		eo.Progress = train.ProgressPlain
 	}

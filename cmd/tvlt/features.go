@@ -53,8 +53,9 @@ const featuresExamples = `  tvlt features --data clips.jsonl --out features.npz
 
 func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var (
-		manifest, out, split, ckpt, cfgPath, preset, resampler string
-		pad                                                    data.Padding
+		manifest, out, split, ckpt, cfgPath, preset string
+		pad                                         data.Padding
+		rs                                          audio.Resampler
 	)
 	fs := newFlags("features", "--data MANIFEST --out FILE.npz [--split NAME] [flags]", featuresDescription, featuresExamples, stderr)
 	fs.StringVar(&manifest, "data", "", "manifest (JSON Lines) (required)")
@@ -63,7 +64,7 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs.StringVar(&ckpt, "ckpt", "", "run or checkpoint folder whose config.json sets the sizes")
 	fs.StringVar(&cfgPath, "config", "", "config.json setting the sizes")
 	fs.StringVar(&preset, "preset", "base", "model sizes when neither --ckpt nor --config is given: "+strings.Join(train.Presets, ", "))
-	fs.StringVar(&resampler, "audio-resampler", audio.SincHann.String(), "resampler of audio files at another rate: torchaudio (as the original TVLT) or kaiser")
+	fs.Var(resamplerFlag{&rs}, "audio-resampler", resamplerUsage)
 	fs.Var(padFlag{&pad}, "pad-to", padUsage)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -73,10 +74,6 @@ func runFeatures(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if ckpt != "" && cfgPath != "" || (ckpt != "" || cfgPath != "") && isSet(fs, "preset") {
 		return usageError(fs, "give one of --ckpt, --config and --preset")
-	}
-	rs, err := audio.ParseResampler(resampler)
-	if err != nil {
-		return usageError(fs, "--audio-resampler %q: want torchaudio or kaiser", resampler)
 	}
 	cfg, err := featuresConfig(ckpt, cfgPath, preset)
 	if err != nil {
@@ -138,13 +135,7 @@ func featuresConfig(ckpt, cfgPath, preset string) (config.Config, error) {
 // matching pairs, resampling audio files with rs.
 func loadFeatures(ctx context.Context, clips []data.Clip, cfg config.Config, pad data.Padding, rs audio.Resampler) (*data.Batch, error) {
 	l, err := data.NewLoader(clips, cfg, data.LoaderOptions{
-		BatchSize: len(clips), Padding: pad,
-		Decoders: data.Decoders{
-			LoadAudio: func(p string, rate int) ([]float32, error) { return audio.LoadMonoWith(p, rate, rs) },
-			LoadAudioSegment: func(p string, rate int, start, end float64) ([]float32, error) {
-				return audio.LoadMonoSegmentWith(p, rate, start, end, rs)
-			},
-		},
+		BatchSize: len(clips), Padding: pad, AudioResampler: rs,
 	})
 	if err != nil {
 		return nil, err

@@ -296,7 +296,7 @@ func TestFeaturesOptions(t *testing.T) {
 	}{
 		{[]string{"--data", manifest}, "--out is required"},
 		{[]string{"--out", "x.npz"}, "--data is required"},
-		{[]string{"--data", manifest, "--out", "x.npz", "--audio-resampler", "linear"}, `--audio-resampler "linear"`},
+		{[]string{"--data", manifest, "--out", "x.npz", "--audio-resampler", "linear"}, `invalid value "linear" for flag -audio-resampler`},
 		{[]string{"--data", manifest, "--out", "x.npz", "--config", cfgPath, "--preset", "tiny"}, "one of --ckpt, --config and --preset"},
 	} {
 		_, stderr, code := tvlt(t, append([]string{"features"}, c.args...)...)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/tvlt-go/tvlt/config"
 	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
 )
@@ -43,11 +44,33 @@ var optionFlags = map[string]string{
 	"WeightDecay": "weight-decay", "ClipNorm": "clip", "LogEvery": "log-every", "EvalEvery": "eval-every",
 	"SaveEvery": "save-every", "KeepLast": "keep", "BestMetric": "best-metric", "Workers": "workers",
 	"Negatives": "negatives", "LossWeights": "loss-weights", "NegativeRatio": "negative-ratio",
-	"Padding": "pad-to", "MaxPrograms": "max-programs",
+	"Padding": "pad-to", "MaxPrograms": "max-programs", "AudioResampler": "audio-resampler",
 }
 
 // padUsage documents --pad-to for every command that batches clips.
 const padUsage = "batch shape: longest (each batch padded to its longest clip, as the reference's processors), max (num_frames and spectrogram_length: one shape) or bucket:N (audio rounded up to N time patches)"
+
+// resamplerUsage documents --audio-resampler.
+const resamplerUsage = "resampler of audio files at another rate: torchaudio (torchaudio.functional.resample's defaults, as the original TVLT) or kaiser"
+
+// resamplerFlag parses --audio-resampler into an audio.Resampler.
+type resamplerFlag struct{ r *audio.Resampler }
+
+func (f resamplerFlag) String() string {
+	if f.r == nil {
+		return audio.SincHann.String()
+	}
+	return f.r.String()
+}
+
+func (f resamplerFlag) Set(s string) error {
+	r, err := audio.ParseResampler(s)
+	if err != nil {
+		return err
+	}
+	*f.r = r
+	return nil
+}
 
 // padFlag parses --pad-to into a data.Padding.
 type padFlag struct{ p *data.Padding }
@@ -138,6 +161,7 @@ func (f *trainFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.CacheDir, "cache", d.CacheDir, "folder caching decoded features between epochs")
 	fs.IntVar(&o.Workers, "workers", d.Workers, "decoding goroutines (default: one per core)")
 	fs.Var(padFlag{&o.Padding}, "pad-to", padUsage)
+	fs.Var(resamplerFlag{&o.AudioResampler}, "audio-resampler", resamplerUsage)
 	fs.IntVar(&o.MaxPrograms, "max-programs", d.MaxPrograms, "compiled programs kept, one per batch shape; the least recently used is dropped beyond it (at least 1)")
 	fs.BoolVar(&o.SkipBad, "skip-bad", d.SkipBad, "drop clips that fail to load (listed at the end and in metrics.jsonl) instead of stopping")
 	fs.BoolVar(&f.plain, "plain", false, "plain log lines instead of a progress bar")
