@@ -72,6 +72,21 @@ func TestConvertErrors(t *testing.T) {
 	}
 }
 
+// TestConvertDuplicate: the MOSEI and VQA heads both become HF's
+// classifier; a file with both names one HF tensor twice.
+func TestConvertDuplicate(t *testing.T) {
+	ckpt, hp := fixtureNPZ(t, "mosei")
+	cfg, _ := convertFixture(t, "mosei", ckpt, hp)
+	bad := map[string]*tensor.Dense{LightningPrefix + "vqa_classifier.4.bias": zeros(1)}
+	for k, v := range ckpt {
+		bad[k] = v
+	}
+	_, _, err := Convert(cfg, bad)
+	if err == nil || !strings.Contains(err.Error(), "transformer.classifier.4.bias and transformer.vqa_classifier.4.bias both map to classifier.3.bias") {
+		t.Fatalf("got %v, want both tensors named", err)
+	}
+}
+
 // TestDeriveErrors: what the shapes and hyper-parameters cannot settle is
 // an error naming it.
 func TestDeriveErrors(t *testing.T) {

@@ -91,7 +91,8 @@ func Convert(cfg config.Config, tensors map[string]*tensor.Dense) (map[string]*t
 	}
 	prefix := kind.EncoderPrefix()
 	out := map[string]*tensor.Dense{}
-	done := map[string]bool{} // HF names filled or already reported
+	done := map[string]bool{}   // HF names filled or already reported
+	from := map[string]string{} // HF name -> checkpoint name
 	for _, n := range sortedNames(in) {
 		t, cname := in[n], src[n]
 		r, ok := lookup(n)
@@ -107,7 +108,10 @@ func Convert(cfg config.Config, tensors map[string]*tensor.Dense) (map[string]*t
 			hf[i] = h
 		}
 		for _, h := range hf {
-			done[h] = true
+			if prev, dup := from[h]; dup {
+				errs = append(errs, fmt.Sprintf("%s and %s both map to %s", prev, cname, h))
+			}
+			done[h], from[h] = true, cname
 		}
 		parts, err := apply(r, cfg, t)
 		if err != nil {
