@@ -122,10 +122,10 @@ func (s *source) readInto(out interface{}, start, n int64, d dtype) error {
 		// Same layout as the file: one read, no decoding pass.
 		return readAt(s.r, raw, start)
 	}
-	if s.scratch == nil {
-		s.scratch = make([]byte, chunk)
+	if int64(len(s.scratch)) < min(n*es, chunk) {
+		s.scratch = make([]byte, min(n*es, chunk))
 	}
-	per := int64(chunk) / es
+	per := int64(len(s.scratch)) / es
 	for done := int64(0); done < n; {
 		k := min(per, n-done)
 		buf := s.scratch[:k*es]

@@ -27,7 +27,9 @@ type pickleInput struct {
 }
 
 func newPickleInput(r io.ReaderAt, off, limit int64) *pickleInput {
-	return &pickleInput{r: bufio.NewReaderSize(io.NewSectionReader(r, off, limit), 64<<10), limit: limit}
+	// bufio's minimum is 16 bytes; a small pickle gets a small buffer.
+	size := int(min(limit, 64<<10))
+	return &pickleInput{r: bufio.NewReaderSize(io.NewSectionReader(r, off, limit), max(size, 16)), limit: limit}
 }
 
 var errTruncated = errors.New("truncated pickle")
