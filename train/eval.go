@@ -62,14 +62,16 @@ const defaultMaxPrograms = 4
 // at most max of them: beyond that the least recently used is closed, so
 // padding to each batch's longest clip cannot grow memory without bound.
 type programs struct {
-	m        *layers.Model
-	train    bool
-	weights  *layers.LossWeights // pretraining loss weights; nil = 1 each
-	max      int
-	byKey    map[string]*layers.Program
-	lastUse  map[string]int64
-	clock    int64
-	compiled int // programs compiled so far (recompiles after eviction count again)
+	m       *layers.Model
+	train   bool
+	weights *layers.LossWeights // pretraining loss weights; nil = 1 each
+	// lossScales compiles runtime loss factors (data-parallel ranks).
+	lossScales bool
+	max        int
+	byKey      map[string]*layers.Program
+	lastUse    map[string]int64
+	clock      int64
+	compiled   int // programs compiled so far (recompiles after eviction count again)
 }
 
 func newPrograms(m *layers.Model, train bool, max int) *programs {
@@ -89,7 +91,7 @@ func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error)
 		if len(p.byKey) >= p.max {
 			p.evict()
 		}
-		prog, err = p.m.Compile(b, layers.Options{Train: p.train, LossWeights: p.weights})
+		prog, err = p.m.Compile(b, layers.Options{Train: p.train, LossWeights: p.weights, LossScales: p.lossScales})
 		if err != nil {
 			return nil, nil, fmt.Errorf("train: compiling %s: %w", sig, err)
 		}
@@ -150,6 +152,9 @@ type evaluator struct {
 	// onStatus, when set, receives the progress instead of opts.Log (an
 	// evaluation inside a training run, shown in the run's bar).
 	onStatus func(string)
+	// unlabeled: Predict on clips without any label, which gets
+	// predictions and no metrics.
+	unlabeled bool
 }
 
 // phase starts the progress report of one pass of total units.
@@ -194,10 +199,15 @@ func Evaluate(ctx context.Context, m *layers.Model, clips []data.Clip, opts Eval
 
 // Predict writes one JSON line per clip (id, logits or score, predicted
 // label, and the manifest label as target when present) and returns the
-// metrics of the same pass.
+// metrics of the same pass (none when a classifier predicts clips without
+// any label).
 func Predict(ctx context.Context, m *layers.Model, clips []data.Clip, opts EvalOptions, w io.Writer) (map[string]float64, error) {
 	e := newEvaluator(m, opts)
 	defer e.progs.close()
+	e.unlabeled = m.Kind == layers.Classification
+	for _, c := range clips {
+		e.unlabeled = e.unlabeled && c.Label.Kind == data.LabelNone
+	}
 	met, preds, err := e.run(ctx, clips, true)
 	if err != nil {
 		return nil, err
@@ -342,7 +352,7 @@ func (e *evaluator) forEach(ctx context.Context, clips []data.Clip, pretraining 
 	}
 	p := e.phase(fmt.Sprintf("eval %s (%d clips)", e.opts.Task, len(clips)), "batch", l.Len())
 	return batches(ctx, l, p, func(b *data.Batch) error {
-		lb, err := toLayers(b, e.m)
+		lb, err := modelBatch(b, e.m, !e.unlabeled)
 		if err != nil {
 			return err
 		}
@@ -387,6 +397,9 @@ func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool
 			if reg {
 				for j, v := range row {
 					predR = append(predR, v)
+					if e.unlabeled {
+						continue
+					}
 					if b.Labels[i].Kind == data.LabelScore {
 						labR = append(labR, b.Labels[i].Score)
 					} else {
@@ -401,7 +414,9 @@ func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool
 				p.Label = b0(row[0] > 0)
 			} else {
 				predC = append(predC, argmax(row))
-				labC = append(labC, b.Labels[i].Class)
+				if !e.unlabeled {
+					labC = append(labC, b.Labels[i].Class)
+				}
 				p.Label = argmax(row)
 			}
 			if keep {
@@ -412,6 +427,9 @@ func (e *evaluator) supervised(ctx context.Context, clips []data.Clip, keep bool
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if e.unlabeled {
+		return map[string]float64{}, preds, nil
 	}
 	met := map[string]float64{MetricLoss: lossSum / float64(n)}
 	if reg {

@@ -84,11 +84,13 @@ func (e *evaluator) soft(ctx context.Context, clips []data.Clip, keep bool) (map
 		out := res.Outputs[outLogits].Data().([]float64)
 		for i := 0; i < B; i++ {
 			row := append([]float64(nil), out[i*k:(i+1)*k]...)
-			t, err := targetRow(b.Labels[i], c)
-			if err != nil {
-				return fmt.Errorf("train: clip %s: %w", b.IDs[i], err)
+			if !e.unlabeled {
+				t, err := targetRow(b.Labels[i], c)
+				if err != nil {
+					return fmt.Errorf("train: clip %s: %w", b.IDs[i], err)
+				}
+				logits, targets = append(logits, row), append(targets, t)
 			}
-			logits, targets = append(logits, row), append(targets, t)
 			if !keep {
 				continue
 			}
@@ -108,6 +110,9 @@ func (e *evaluator) soft(ctx context.Context, clips []data.Clip, keep bool) (map
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if e.unlabeled {
+		return map[string]float64{}, preds, nil
 	}
 	met := map[string]float64{MetricLoss: lossSum / float64(n)}
 	if c.LossType == config.LossVQA {

@@ -103,6 +103,11 @@ func runExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return fmt.Errorf("%s lacks %d tensors of %s (%s); they would be exported untrained: pass --allow-fresh to export anyway",
 			dir, len(rep.Fresh), m.Kind, train.Abbreviate(rep.Fresh, 3))
 	}
+	if c := m.Config; m.Kind == layers.Classification && (c.ClassifierPooler || c.ClassifierLayerNormEps != 0) {
+		// The original TVLT's head (imported MOSEI/VQA models) has a pooler
+		// and its own LayerNorm eps; HF's TVLT code has neither.
+		fmt.Fprintf(stderr, "warning: this classifier uses the tvlt-go extensions classifier_pooler / classifier_layer_norm_eps (the original TVLT's head); HF's TVLT code ignores them and would compute other logits: run it with tvlt-go, or fine-tune a head without them\n")
+	}
 	stored := "F32"
 	switch {
 	case *format == "npz":
