@@ -302,9 +302,9 @@ func (t *Trainer) loadVerified(dir string) error {
 	if st.Task != t.opts.Task {
 		return fmt.Errorf("train: resume: %s is a %s run, not %s", dir, st.Task, t.opts.Task)
 	}
-	if st.Seed != t.opts.Seed || st.BatchSize != t.opts.BatchSize || st.GradAccum != t.opts.GradAccum {
-		return fmt.Errorf("train: resume: %s was trained with seed %d, batch size %d, grad accum %d; got %d, %d, %d (an exact resume needs the same)",
-			dir, st.Seed, st.BatchSize, st.GradAccum, t.opts.Seed, t.opts.BatchSize, t.opts.GradAccum)
+	if st.Seed != t.opts.Seed || st.BatchSize != t.globalBatch() || st.GradAccum != t.opts.GradAccum {
+		return fmt.Errorf("train: resume: %s was trained with seed %d, batch size %d, grad accum %d; got %d, %d, %d (an exact resume needs the same; batch size is over all ranks)",
+			dir, st.Seed, st.BatchSize, st.GradAccum, t.opts.Seed, t.globalBatch(), t.opts.GradAccum)
 	}
 	cfgBuf, err := os.ReadFile(filepath.Join(dir, ConfigFile))
 	if err != nil {

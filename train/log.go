@@ -177,9 +177,12 @@ type logger struct {
 }
 
 func newLogger(o *Options, total, step int, elapsed float64) (*logger, error) {
-	f, err := os.OpenFile(filepath.Join(o.Out, MetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("train: %w", err)
+	var f *os.File
+	if o.Out != "" {
+		var err error
+		if f, err = os.OpenFile(filepath.Join(o.Out, MetricsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return nil, fmt.Errorf("train: %w", err)
+		}
 	}
 	l := &logger{w: o.Log, file: f, start: time.Now(), elapsed: elapsed, total: total}
 	if useBar(o) {
@@ -218,6 +221,9 @@ func useBarFor(w io.Writer, mode Progress) bool {
 func (l *logger) seconds() float64 { return l.elapsed + time.Since(l.start).Seconds() }
 
 func (l *logger) record(r Record) error {
+	if l.file == nil {
+		return nil // a data-parallel rank other than 0: rank 0 writes metrics.jsonl
+	}
 	r.Time = time.Now().UTC().Format(time.RFC3339)
 	r.Elapsed = math.Round(l.seconds()*1000) / 1000
 	b, err := json.Marshal(r)
@@ -297,6 +303,9 @@ func (l *logger) printf(format string, args ...interface{}) {
 func (l *logger) close() error {
 	if l.bar != nil {
 		l.bar.Finish()
+	}
+	if l.file == nil {
+		return nil
 	}
 	return l.file.Close()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/train/dist"
 )
 
 // Task is what a run trains or evaluates.
@@ -160,6 +161,12 @@ type Options struct {
 	// metrics.jsonl and Summary.Skipped).
 	SkipBad  bool
 	CacheDir string // decoded-feature cache; "" = none ("")
+
+	// Comm runs the job data-parallel over its processes (train/dist: MPI
+	// under mpirun): each rank trains BatchSize clips of every global batch
+	// of Size × BatchSize, the gradients are summed, and rank 0 logs,
+	// evaluates and writes the run folder. nil = this process alone.
+	Comm dist.Comm
 
 	Log      io.Writer // progress bar / log lines; nil = discarded (nil)
 	Progress Progress  // (ProgressAuto)

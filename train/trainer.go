@@ -49,6 +49,8 @@ type Trainer struct {
 	state     State
 	log       *logger
 	lastSaved int
+	rep       *replica      // data-parallel rank; nil in a single-process run
+	decoders  data.Decoders // tests: the loader's file readers
 }
 
 // Summary is what a finished (or interrupted) run reports.
@@ -84,7 +86,7 @@ func New(m *layers.Model, trainClips, evalClips []data.Clip, opts Options) (*Tra
 	if len(trainClips) == 0 {
 		return nil, fmt.Errorf("train: no training clips")
 	}
-	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips, unused: map[string][]float32{}}
+	t := &Trainer{m: m, opts: opts, train: trainClips, eval: evalClips, unused: map[string][]float32{}, rep: newReplica(opts.Comm)}
 	// Gradients are read in place from each step's program (bindGrads);
 	// until the first step every parameter shares one read-only zero slice.
 	largest := 0
@@ -133,15 +135,15 @@ func (t *Trainer) loader() (*data.Loader, error) {
 		neg = t.opts.NegativeRatio
 	}
 	l, err := data.NewLoader(t.train, t.m.Config, data.LoaderOptions{
-		BatchSize: t.opts.BatchSize, Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
+		BatchSize: t.globalBatch(), Shuffle: true, Seed: int64(t.opts.Seed), Workers: t.opts.Workers,
 		DropLast: true, Pretraining: pre, NegativeRatio: neg, Padding: t.opts.Padding, MaskRealOnly: t.opts.MaskRealOnly, AudioResampler: t.opts.AudioResampler, CacheDir: t.opts.CacheDir,
-		SkipBad: t.opts.SkipBad,
+		SkipBad: t.opts.SkipBad, Decoders: t.decoders,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
 	if l.Len() == 0 {
-		return nil, fmt.Errorf("train: %d training clips do not fill one batch of %d", len(t.train), t.opts.BatchSize)
+		return nil, fmt.Errorf("train: %d training clips do not fill one batch of %d", len(t.train), t.globalBatch())
 	}
 	return l, nil
 }
@@ -181,14 +183,11 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	if total <= 0 {
 		total = o.Epochs * perEpoch
 	}
-	cks, err := ListCheckpoints(o.Out)
+	cks, err := t.prepareRunFolder()
 	if err != nil {
 		return nil, err
 	}
-	if cks, err = t.checkRunFolder(cks); err != nil {
-		return nil, err
-	}
-	t.state = State{Task: o.Task, Total: total, Seed: o.Seed, BatchSize: o.BatchSize, GradAccum: o.GradAccum, BestMetric: o.BestMetric}
+	t.state = State{Task: o.Task, Total: total, Seed: o.Seed, BatchSize: t.globalBatch(), GradAccum: o.GradAccum, BestMetric: o.BestMetric}
 	switch {
 	case o.Resume && len(cks) > 0:
 		last, err := t.resume(cks)
@@ -196,28 +195,43 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			return nil, err
 		}
 		t.state.Total = total
-		if err := truncateMetrics(filepath.Join(o.Out, MetricsFile), t.state.Step); err != nil {
-			return nil, err
+		if t.rep.primary() {
+			if err := truncateMetrics(filepath.Join(o.Out, MetricsFile), t.state.Step); err != nil {
+				return nil, err
+			}
 		}
 		fmt.Fprintf(o.Log, "resuming from %s (step %d of %d)\n", last, t.state.Step, total)
 	case len(cks) > 0:
 		return nil, fmt.Errorf("train: %s already holds checkpoints (%s ...): pass --resume to continue it or choose another --out", o.Out, filepath.Base(cks[0].Dir))
-	default:
+	case t.rep.primary():
 		os.Remove(filepath.Join(o.Out, MetricsFile))
 	}
 	if t.sched, err = t.schedule(total); err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
-	if err := t.writeConfig(); err != nil {
-		return nil, err
+	if t.rep != nil {
+		// Every rank starts from rank 0's weights, however it built or read them.
+		if err := t.rep.broadcastModel(t.m); err != nil {
+			return nil, err
+		}
+	}
+	if t.rep.primary() {
+		if err := t.writeConfig(); err != nil {
+			return nil, err
+		}
 	}
 	t.progs = newPrograms(t.m, true, o.MaxPrograms)
 	t.progs.weights = &o.LossWeights
+	t.progs.lossScales = t.rep != nil
 	defer t.progs.close()
 	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights,
 		Padding: o.Padding, MaskRealOnly: o.MaskRealOnly, AudioResampler: o.AudioResampler, MaxPrograms: o.MaxPrograms})
 	defer t.evaluator.progs.close()
-	if t.log, err = newLogger(o, total, t.state.Step, t.state.Elapsed); err != nil {
+	lo := *o
+	if !t.rep.primary() {
+		lo.Out, lo.Log, lo.Progress = "", io.Discard, ProgressPlain // rank 0 reports
+	}
+	if t.log, err = newLogger(&lo, total, t.state.Step, t.state.Elapsed); err != nil {
 		return nil, err
 	}
 	if t.log.bar != nil {
@@ -239,7 +253,11 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 
 	window := newWindow()
 	for t.state.Step < total {
-		if ctx.Err() != nil {
+		stop, err := t.stopRequested(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if stop {
 			return t.interrupted()
 		}
 		lr := t.sched.LR(t.opt.StepCount())
@@ -262,12 +280,12 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			}
 		}
 		if o.EvalEvery > 0 && step%o.EvalEvery == 0 && step < total {
-			if err := t.evaluate(ctx); err != nil {
+			if err := t.evaluateAll(ctx); err != nil {
 				return nil, err
 			}
 		}
 		if o.SaveEvery > 0 && step%o.SaveEvery == 0 && step < total && t.lastSaved != step {
-			if _, err := t.saveCheckpoint(); err != nil {
+			if _, err := t.save(); err != nil {
 				return nil, err
 			}
 		}
@@ -275,14 +293,17 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			o.OnStep(step, vals)
 		}
 	}
-	if err := t.evaluate(ctx); err != nil {
+	if err := t.evaluateAll(ctx); err != nil {
 		return nil, err
 	}
-	dir, err := t.saveCheckpoint()
+	dir, err := t.save()
 	if err != nil {
 		return nil, err
 	}
-	if err := t.writeFinal(); err != nil {
+	if t.rep.primary() {
+		err = t.writeFinal()
+	}
+	if err := t.agree(err); err != nil {
 		return nil, err
 	}
 	sum = t.summary(dir)
@@ -338,58 +359,21 @@ func (t *Trainer) bindGrads(prog *layers.Program) error {
 	return nil
 }
 
-// step runs GradAccum micro-batches and one optimizer update.
+// step runs GradAccum micro-batches and one optimizer update. In a
+// data-parallel run every rank agrees on each micro-batch's errors (one
+// rank's bad clip or NaN stops them all), then the gradients and the
+// logged losses are summed over the ranks before the common update.
 func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]float64, int, error) {
 	vals := map[string]float64{}
 	samples := 0
 	for micro := 0; micro < t.opts.GradAccum; micro++ {
-		b, err := (*it).Next()
-		for errors.Is(err, io.EOF) {
-			ep, _ := (*it).Position()
-			(*it).Close()
-			if *it, err = l.Start(ep+1, 0); err != nil {
-				return nil, 0, fmt.Errorf("train: %w", err)
-			}
-			b, err = (*it).Next()
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("train: step %d: loading data: %w", t.state.Step+1, err)
-		}
-		t.state.Epoch, t.state.Batch = (*it).Position()
-		var lb *layers.Batch
-		if t.opts.Task == TaskRetrieval {
-			lb, err = retrievalBatch(b, t.opts.Seed, t.state.Step*t.opts.GradAccum+micro, t.opts.Negatives)
-		} else {
-			lb, err = toLayers(b, t.m)
+		n, err := t.micro(it, l, micro, vals)
+		if t.rep != nil {
+			err = t.rep.comm.AgreeOnError(err)
 		}
 		if err != nil {
 			return nil, 0, err
 		}
-		lb.DropoutSeed = dropoutSeed(t.opts.Seed, t.state.Step*t.opts.GradAccum+micro)
-		prog, res, err := t.progs.run(lb)
-		if err != nil {
-			return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
-		}
-		loss := res.Scalar(MetricLoss)
-		if math.IsNaN(loss) || math.IsInf(loss, 0) {
-			return nil, 0, t.nonFinite("loss", loss)
-		}
-		addLosses(vals, res, 1, float64(t.opts.GradAccum))
-		if tl, ok := res.Outputs[outMatchingLogits]; ok && lb.MatchingLabels != nil {
-			logits, labels := tl.Data().([]float64), lb.MatchingLabels.Data().([]float32)
-			right := 0
-			for i, x := range logits {
-				if matched(x, labels[i]) {
-					right++
-				}
-			}
-			vals[MetricMatchingAccuracy] += float64(right) / float64(len(logits)) / float64(t.opts.GradAccum)
-		}
-		addMaskRealShares(vals, b, 1/float64(t.opts.GradAccum))
-		if err := t.bindGrads(prog); err != nil {
-			return nil, 0, err
-		}
-		n := b.Size()
 		samples += n
 		if t.acc != nil {
 			if err := t.acc.Add(t.params, n); err != nil {
@@ -402,6 +386,14 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 			return nil, 0, fmt.Errorf("train: %w", err)
 		}
 	}
+	if t.rep != nil {
+		if err := t.rep.reduceGrads(t.params); err != nil {
+			return nil, 0, err
+		}
+		if err := t.rep.reduceStats(vals, append(LossKeys[:len(LossKeys):len(LossKeys)], MetricMatchingAccuracy)); err != nil {
+			return nil, 0, err
+		}
+	}
 	norm := optim.ClipGradNorm(t.params, t.opts.ClipNorm) // 0: measure only
 	if math.IsNaN(norm) || math.IsInf(norm, 0) {
 		return nil, 0, t.nonFinite("gradient norm", norm)
@@ -411,6 +403,77 @@ func (t *Trainer) step(it **data.Iter, l *data.Loader, lr float64) (map[string]f
 		return nil, 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
 	}
 	return vals, samples, nil
+}
+
+// micro loads the next (global) batch, runs this process's part of it and
+// adds its losses to vals (its share of them in a data-parallel run); it
+// returns the global batch's clip count.
+func (t *Trainer) micro(it **data.Iter, l *data.Loader, micro int, vals map[string]float64) (int, error) {
+	b, err := (*it).Next()
+	for errors.Is(err, io.EOF) {
+		ep, _ := (*it).Position()
+		(*it).Close()
+		if *it, err = l.Start(ep+1, 0); err != nil {
+			return 0, fmt.Errorf("train: %w", err)
+		}
+		b, err = (*it).Next()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: loading data: %w", t.state.Step+1, err)
+	}
+	t.state.Epoch, t.state.Batch = (*it).Position()
+	k := t.state.Step*t.opts.GradAccum + micro
+	var lb *layers.Batch
+	if t.opts.Task == TaskRetrieval {
+		lb, err = retrievalBatch(b, t.opts.Seed, k, t.opts.Negatives)
+	} else {
+		lb, err = toLayers(b, t.m)
+	}
+	if err != nil {
+		return 0, err
+	}
+	lb.DropoutSeed = dropoutSeed(t.opts.Seed, k)
+	if t.rep != nil {
+		if lb, err = t.rep.share(lb); err != nil {
+			return 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
+		}
+	}
+	prog, res, err := t.progs.run(lb)
+	if err != nil {
+		return 0, fmt.Errorf("train: step %d: %w", t.state.Step+1, err)
+	}
+	loss := res.Scalar(MetricLoss)
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return 0, t.nonFinite("loss", loss)
+	}
+	div := float64(t.opts.GradAccum)
+	for _, key := range LossKeys {
+		if _, ok := res.Outputs[key]; !ok {
+			continue
+		}
+		s := 1.0
+		if sc, ok := lb.LossScales[key]; ok && key != MetricLoss {
+			s = sc // the total "loss" comes scaled from the program
+		}
+		vals[key] += res.Scalar(key) * s / div
+	}
+	if tl, ok := res.Outputs[outMatchingLogits]; ok && lb.MatchingLabels != nil {
+		logits, labels := tl.Data().([]float64), lb.MatchingLabels.Data().([]float32)
+		right := 0
+		for i, x := range logits {
+			if matched(x, labels[i]) {
+				right++
+			}
+		}
+		// Over the global batch's rows: the ranks' counts add up.
+		rows := len(logits) * t.rep.size()
+		vals[MetricMatchingAccuracy] += float64(right) / float64(rows) / div
+	}
+	addMaskRealShares(vals, b, 1/div)
+	if err := t.bindGrads(prog); err != nil {
+		return 0, err
+	}
+	return b.Size(), nil
 }
 
 // addMaskRealShares adds w times the batch's shares of removed MAE tokens
@@ -443,7 +506,7 @@ func (t *Trainer) interrupted() (*Summary, error) {
 	dir := ""
 	if t.lastSaved != t.state.Step || t.state.Step == 0 {
 		var err error
-		if dir, err = t.saveCheckpoint(); err != nil {
+		if dir, err = t.save(); err != nil {
 			return nil, err
 		}
 	} else if cks, _ := ListCheckpoints(t.opts.Out); len(cks) > 0 {
@@ -455,8 +518,8 @@ func (t *Trainer) interrupted() (*Summary, error) {
 
 // evaluate runs the eval split (if any), logs it and updates the best.
 func (t *Trainer) evaluate(ctx context.Context) error {
-	if len(t.eval) == 0 {
-		return nil
+	if len(t.eval) == 0 || !t.rep.primary() {
+		return nil // in a data-parallel run rank 0 evaluates
 	}
 	met, _, err := t.evaluator.run(ctx, t.eval, false)
 	if err != nil {
@@ -541,4 +604,84 @@ func (w *window) flush() map[string]float64 {
 	}
 	*w = *newWindow()
 	return out
+}
+
+// globalBatch is the clips of one micro-batch over every rank.
+func (t *Trainer) globalBatch() int { return t.opts.BatchSize * t.rep.size() }
+
+// agree gives every rank of a data-parallel run the same verdict on err
+// (one rank's failure stops all); alone, it returns err.
+func (t *Trainer) agree(err error) error {
+	if t.rep == nil {
+		return err
+	}
+	return t.rep.comm.AgreeOnError(err)
+}
+
+// save writes a checkpoint (rank 0 in a data-parallel run; the others
+// wait for its verdict) and returns its folder.
+func (t *Trainer) save() (string, error) {
+	var dir string
+	var err error
+	if t.rep.primary() {
+		dir, err = t.saveCheckpoint()
+	}
+	if err = t.agree(err); err != nil {
+		return "", err
+	}
+	t.lastSaved = t.state.Step
+	return dir, nil
+}
+
+// stopRequested reports whether the run was cancelled: on any rank of a
+// data-parallel run, so that all of them stop after the same step.
+func (t *Trainer) stopRequested(ctx context.Context) (bool, error) {
+	stop := ctx.Err() != nil
+	if t.rep == nil {
+		return stop, nil
+	}
+	flag := []float64{0}
+	if stop {
+		flag[0] = 1
+	}
+	if err := t.rep.comm.AllReduceSum64(flag); err != nil {
+		return false, fmt.Errorf("train: %w", err)
+	}
+	return flag[0] > 0, nil
+}
+
+// prepareRunFolder checks (and with Overwrite clears) the run folder and
+// lists its checkpoints; in a data-parallel run rank 0 does it and the
+// others list what it left.
+func (t *Trainer) prepareRunFolder() ([]Checkpoint, error) {
+	var cks []Checkpoint
+	var err error
+	if t.rep.primary() {
+		if cks, err = ListCheckpoints(t.opts.Out); err == nil {
+			cks, err = t.checkRunFolder(cks)
+		}
+	}
+	if err = t.agree(err); err != nil || t.rep.primary() {
+		return cks, err
+	}
+	return ListCheckpoints(t.opts.Out)
+}
+
+// evaluateAll runs evaluate (rank 0 in a data-parallel run) and gives every
+// rank its verdict and whether it saved a best checkpoint, so the ranks
+// keep deciding alike when to save.
+func (t *Trainer) evaluateAll(ctx context.Context) error {
+	err := t.agree(t.evaluate(ctx))
+	if err != nil || t.rep == nil {
+		return err
+	}
+	v := []float64{0}
+	if t.rep.primary() {
+		v[0] = float64(t.lastSaved)
+	}
+	if err := t.rep.comm.AllReduceSum64(v); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	t.lastSaved = int(v[0])
+	return nil
 }

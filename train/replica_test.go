@@ -1,0 +1,362 @@
+package train
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tvlt-go/tvlt/config"
+	"github.com/tvlt-go/tvlt/data"
+	"github.com/tvlt-go/tvlt/data/audio"
+	"github.com/tvlt-go/tvlt/graph"
+	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/train/dist"
+	"gorgonia.org/tensor"
+)
+
+// runRanks runs one trainer per rank of an in-process group (dist.Local),
+// each from its own fresh model, and returns rank 0's model and summary
+// and every rank's error.
+func runRanks(t *testing.T, ctx context.Context, n int, mk func() *layers.Model, clips []data.Clip, o Options) (*layers.Model, *Summary, []error) {
+	t.Helper()
+	comms, err := dist.Local(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	models := make([]*layers.Model, n)
+	sums := make([]*Summary, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for r := 0; r < n; r++ {
+		models[r] = mk()
+		ro := o
+		ro.Comm = comms[r]
+		tr, err := New(models[r], clips, nil, ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			sums[r], errs[r] = tr.Run(ctx)
+		}(r)
+	}
+	wg.Wait()
+	for r := 1; r < n; r++ {
+		if errs[r] == nil && errs[0] == nil {
+			// Every rank took the same steps from the same weights.
+			sameBits(t, snapshot(models[0]), snapshot(models[r]))
+		}
+	}
+	return models[0], sums[0], errs
+}
+
+// maxDiff is the largest absolute difference between two snapshots.
+func maxDiff(t *testing.T, a, b map[string][]float32) float64 {
+	t.Helper()
+	worst := 0.0
+	for n, x := range a {
+		y, ok := b[n]
+		if !ok || len(y) != len(x) {
+			t.Fatalf("%s: missing or resized", n)
+		}
+		for i := range x {
+			worst = max(worst, math.Abs(float64(x[i])-float64(y[i])))
+		}
+	}
+	return worst
+}
+
+// trainRecords reads the train records of a run's metrics.jsonl.
+func trainRecords(t *testing.T, out string) []Record {
+	t.Helper()
+	recs, err := ReadMetrics(filepath.Join(out, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr []Record
+	for _, r := range recs {
+		if r.Type == "train" {
+			tr = append(tr, r)
+		}
+	}
+	return tr
+}
+
+// TestDataParallelMatchesOneProcess: 2 ranks × batch 4 train like 1
+// process × batch 8, for 20 pretraining and 20 fine-tuning steps: the same
+// weights (1e-5), the same logged losses, the same checkpoints; and a
+// 2-rank run stopped at step 10 and resumed (under 2 ranks, and under 1
+// process with batch 8) ends where the uninterrupted one does.
+func TestDataParallelMatchesOneProcess(t *testing.T) {
+	clips := data.FilterSplit(demoSet(t), "train")
+	for _, task := range []Task{TaskPretrain, TaskClassification} {
+		t.Run(string(task), func(t *testing.T) {
+			kind, mutate := layers.Pretraining, func(*config.Config) {}
+			if task == TaskClassification {
+				kind, mutate = layers.Classification, func(c *config.Config) { c.NumLabels = data.DemoClasses }
+			}
+			mk := func() *layers.Model { return tinyModel(t, kind, mutate) }
+			opts := func(out string, batch int) Options {
+				o := DefaultOptions(task)
+				o.Out, o.Steps, o.BatchSize, o.LR, o.Warmup = out, 20, batch, 1e-3, 2
+				o.LogEvery, o.SaveEvery, o.KeepLast, o.Seed, o.Workers, o.Progress = 1, 10, 2, 11, 1, ProgressPlain
+				return o
+			}
+			oneOut := filepath.Join(t.TempDir(), "one")
+			one := mk()
+			tr, err := New(one, clips, nil, opts(oneOut, 8))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tr.Run(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+
+			dpOut := filepath.Join(t.TempDir(), "dp")
+			dp, _, errs := runRanks(t, context.Background(), 2, mk, clips, opts(dpOut, 4))
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if d := maxDiff(t, snapshot(one), snapshot(dp)); d > 1e-5 {
+				t.Errorf("weights after 20 steps differ by %.3g (want <= 1e-5)", d)
+			} else {
+				t.Logf("weights: max |1 process - 2 ranks| = %.3g", d)
+			}
+			a, b := trainRecords(t, oneOut), trainRecords(t, dpOut)
+			if len(a) != 20 || len(b) != 20 {
+				t.Fatalf("%d and %d train records, want 20", len(a), len(b))
+			}
+			for i := range a {
+				for _, k := range append(LossKeys, MetricMatchingAccuracy, StatGradNorm, StatPixelMaskRealShare, StatAudioMaskRealShare) {
+					x, okx := a[i].Values[k]
+					y, oky := b[i].Values[k]
+					if okx != oky || math.Abs(x-y) > 1e-5*max(1, math.Abs(x)) {
+						t.Errorf("step %d %s: 1 process %v, 2 ranks %v", i+1, k, x, y)
+					}
+				}
+			}
+			for _, step := range []int{10, 20} {
+				ca, err := LoadModel(filepath.Join(oneOut, fmt.Sprintf("checkpoint-%d", step)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				cb, err := LoadModel(filepath.Join(dpOut, fmt.Sprintf("checkpoint-%d", step)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := maxDiff(t, snapshot(ca), snapshot(cb)); d > 1e-5 {
+					t.Errorf("checkpoint-%d weights differ by %.3g", step, d)
+				}
+				sa, err := ReadState(filepath.Join(oneOut, fmt.Sprintf("checkpoint-%d", step)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				sb, err := ReadState(filepath.Join(dpOut, fmt.Sprintf("checkpoint-%d", step)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sa.Step != sb.Step || sa.Epoch != sb.Epoch || sa.Batch != sb.Batch || sa.BatchSize != sb.BatchSize || sa.Samples != sb.Samples {
+					t.Errorf("checkpoint-%d state: 1 process %+v, 2 ranks %+v", step, sa, sb)
+				}
+			}
+
+			// Stopped at step 10 (every rank's context), resumed under 2 ranks.
+			for _, resumeRanks := range []int{2, 1} {
+				out := filepath.Join(t.TempDir(), fmt.Sprintf("resume%d", resumeRanks))
+				ctx, cancel := context.WithCancel(context.Background())
+				o := opts(out, 4)
+				o.OnStep = func(step int, _ map[string]float64) {
+					if step == 10 {
+						cancel()
+					}
+				}
+				_, _, errs = runRanks(t, ctx, 2, mk, clips, o)
+				cancel()
+				for r, err := range errs {
+					if !errors.Is(err, ErrInterrupted) {
+						t.Fatalf("rank %d of the stopped run: %v", r, err)
+					}
+				}
+				var resumed *layers.Model
+				if resumeRanks == 2 {
+					o = opts(out, 4)
+					o.Resume = true
+					resumed, _, errs = runRanks(t, context.Background(), 2, mk, clips, o)
+					if err := errors.Join(errs...); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					o = opts(out, 8)
+					o.Resume = true
+					resumed = mk()
+					tr, err := New(resumed, clips, nil, o)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := tr.Run(context.Background()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if d := maxDiff(t, snapshot(dp), snapshot(resumed)); d > 1e-5 {
+					t.Errorf("stopped at 10 and resumed under %d process(es): weights differ from the uninterrupted 2-rank run by %.3g", resumeRanks, d)
+				}
+			}
+		})
+	}
+}
+
+// TestDataParallelGradientsFloat64: the ranks' loss-scaled gradients of
+// their shares of a pretraining batch add up to the one-process gradient
+// of the whole batch to 1e-10 in float64 (the MAE losses are normalised by
+// the whole batch's removed real patches, which the shares split
+// unevenly), on short clips padded to the batch's longest.
+func TestDataParallelGradientsFloat64(t *testing.T) {
+	o := demoOpts(12, 2, 5)
+	o.MinFrames, o.MinSeconds = 1, 0.15
+	mp, err := data.GenerateDemo(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips, err := data.ReadManifest(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := layers.New(layers.Pretraining, cfg, tensor.Float64, graph.InitOptions{Seed: 3, EmbeddingStd: 0.02})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := data.NewLoader(clips, cfg, data.LoaderOptions{BatchSize: 6, Seed: 2, Workers: 1, Pretraining: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := l.Epoch(0)
+	b, err := it.Next()
+	it.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := toLayers(b, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grads := func(lb *layers.Batch, scales bool) map[string][]float64 {
+		p, err := m.Compile(lb, layers.Options{Train: true, LossScales: scales})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if _, err := p.Run(lb); err != nil {
+			t.Fatal(err)
+		}
+		g, err := p.Grads()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]float64{}
+		for n, v := range g {
+			out[n] = append([]float64(nil), graph.Float64s(v)...)
+		}
+		return out
+	}
+	want := grads(whole, false)
+	comms, err := dist.Local(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := map[string][]float64{}
+	uneven := false
+	for _, c := range comms {
+		part, err := newReplica(c).share(whole)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := part.LossScales["pixel_mae_loss"]; math.Abs(s-1.0/3) > 1e-9 {
+			uneven = true
+		}
+		for n, g := range grads(part, true) {
+			if sum[n] == nil {
+				sum[n] = make([]float64, len(g))
+			}
+			for i, v := range g {
+				sum[n][i] += v
+			}
+		}
+	}
+	if !uneven {
+		t.Error("every share removes a third of the real patches: the test does not exercise the MAE scaling")
+	}
+	worst, name := 0.0, ""
+	for n, w := range want {
+		for i := range w {
+			if d := math.Abs(w[i] - sum[n][i]); d > worst {
+				worst, name = d, n
+			}
+		}
+	}
+	if worst > 1e-10 {
+		t.Errorf("sum of 3 ranks' gradients differs from the whole batch's by %.3g (%s)", worst, name)
+	}
+	t.Logf("max |sum of ranks - whole batch| = %.3g", worst)
+}
+
+// TestDataParallelFailureStopsEveryRank: a clip only rank 1 cannot read
+// (its decoder fails) stops both ranks with the error naming the clip,
+// and leaves no checkpoint behind half-written.
+func TestDataParallelFailureStopsEveryRank(t *testing.T) {
+	clips := data.FilterSplit(demoSet(t), "train")
+	bad := clips[3].ID
+	comms, err := dist.Local(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "run")
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for r := 0; r < 2; r++ {
+		m := tinyModel(t, layers.Pretraining, nil)
+		o := pretrainOpts(out)
+		o.Steps, o.BatchSize, o.SaveEvery, o.Comm, o.Workers = 8, 4, 2, comms[r], 1
+		tr, err := New(m, clips, nil, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r == 1 {
+			tr.decoders = data.Decoders{LoadAudio: func(p string, rate int) ([]float32, error) {
+				if strings.Contains(p, bad) {
+					return nil, fmt.Errorf("corrupt WAV (test)")
+				}
+				return audio.LoadMono(p, rate)
+			}}
+		}
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			_, errs[r] = tr.Run(context.Background())
+		}(r)
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "rank 1") {
+			t.Errorf("rank %d: %v; want rank 1's error naming %s", r, err, bad)
+		}
+	}
+	cks, err := ListCheckpoints(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cks {
+		if _, err := LoadModel(c.Dir); err != nil {
+			t.Errorf("checkpoint %s: %v", c.Dir, err)
+		}
+	}
+}
