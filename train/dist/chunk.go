@@ -1,10 +1,10 @@
 package dist
 
-// maxChunk is the most elements one MPI call moves. MPI counts are C ints,
-// so a buffer above 2^31-1 elements has to be split anyway; splitting at a
-// few MB instead costs nothing measurable (see the package's benchmark
-// notes in mpi.go) and is the bucket a later overlap of all-reduce with
-// backward would use.
+// maxChunk is the most elements one MPI call moves (4 MiB of float32). MPI
+// counts are C ints, so a buffer above 2^31-1 elements has to be split
+// anyway; splitting at a few MB is also much faster with Open MPI (see
+// mpi.go) and is the bucket size a later overlap of the all-reduce with
+// the backward pass would use.
 const maxChunk = 1 << 20
 
 // forEachChunk calls f(off, n) for consecutive pieces [off, off+n) of a

@@ -80,9 +80,14 @@ const Built = true
 // to an all-reduce of gradients. Callers need no LockOSThread of their own.
 //
 // Chunks. Buffers go to MPI in pieces of maxChunk elements (4 MiB of
-// float32): counts must fit a C int, and on 2 ranks of this machine a
-// 3.25M-element (small preset) all-reduce took the same time whole or in
-// 1M-element pieces.
+// float32). Counts must fit a C int anyway, but the pieces are mainly for
+// speed: with Open MPI 4.1.4 on 2 ranks of one machine, one in-place
+// MPI_Allreduce of the 112.9M floats of base-reduced's gradient took 3-10 s
+// (the same from C), against ~0.12 s in 1M-element pieces.
+//
+// Signals. Open MPI installs handlers for SIGSEGV, SIGBUS, SIGFPE and
+// SIGABRT (MCA opal_signal) only where none is set; Go has set its own by
+// then, so a nil dereference is still a Go panic (TestMPISingleton checks).
 
 // initMu guards inited: MPI may be initialised once per process.
 var (
@@ -93,7 +98,8 @@ var (
 // Init initialises MPI (MPI_Init_thread, FUNNELED, see above) and returns
 // MPI_COMM_WORLD. Outside mpirun it is a one-process world (an MPI
 // singleton). It may be called once per process: MPI cannot be initialised
-// again, even after Close.
+// again, even after Close. Every rank must Close before exiting: mpirun
+// aborts the job when a rank exits without MPI_Finalize.
 func Init() (Comm, error) {
 	initMu.Lock()
 	defer initMu.Unlock()

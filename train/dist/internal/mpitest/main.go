@@ -62,6 +62,9 @@ func check(c dist.Comm) error {
 	if n < 2 {
 		return fmt.Errorf("check: run under mpirun -np 2 or more, got %d process", n)
 	}
+	if !nilDerefPanics() {
+		return errors.New("under mpirun a nil dereference is no longer a Go panic: Open MPI took over SIGSEGV")
+	}
 	// sum over ranks of (rank+1): every rank's factor.
 	factor := n * (n + 1) / 2
 	// 10M crosses several of the binding's chunks and ends in a partial one.
@@ -131,6 +134,16 @@ func check(c dist.Comm) error {
 		return fmt.Errorf("Broadcast with root %d of %d ranks: no error", n, n)
 	}
 	return checkAgree(c)
+}
+
+var nilInt *int
+
+// nilDerefPanics reports whether a nil dereference is still recovered as a
+// Go panic (Go's SIGSEGV handler in place, not Open MPI's).
+func nilDerefPanics() (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	_ = *nilInt
+	return false
 }
 
 // checkBarrier holds the last rank back 300 ms: nobody may leave the
