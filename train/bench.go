@@ -33,6 +33,12 @@ type BenchResult struct {
 	// CompileMs is the time to build the step's program, paid once per
 	// batch shape (padding to each batch's longest clip can add shapes).
 	CompileMs float64 `json:"compile_ms"`
+	// Under mpirun: this rank, the number of ranks, the time of one
+	// all-reduce of the gradients and its share of a data-parallel step.
+	Rank           int     `json:"rank,omitempty"`
+	Ranks          int     `json:"ranks,omitempty"`
+	AllReduceMs    float64 `json:"allreduce_ms,omitempty"`
+	AllReduceShare float64 `json:"allreduce_share,omitempty"`
 }
 
 // Bench times the real step on random inputs of the config's full shapes

@@ -17,6 +17,7 @@ import (
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
+	"github.com/tvlt-go/tvlt/train/dist"
 	"github.com/tvlt-go/tvlt/train/viz"
 	"gorgonia.org/tensor"
 )
@@ -336,7 +337,10 @@ and AdamW; infer = classification forward only. Prints one JSON object on
 the last stdout line: preset, task, batch_size, steps, ms_per_step_median,
 ms_per_step_min, samples_per_s, peak_rss_mb (VmHWM), params, blas (the GEMM
 in use: go-avx512, go-avx2, go or openblas) and gflops_per_s (the step's
-matrix-product FLOPs over its median time).`, `
+matrix-product FLOPs over its median time). Under mpirun (a -tags mpi build)
+every rank prints its own line with rank, ranks, allreduce_ms (one float32
+all-reduce of a gradient of params values) and allreduce_share (its share
+of a data-parallel step).`, `
   tvlt bench --preset tiny --task pretrain
   tvlt bench --preset small --task finetune --batch-size 16 --steps 5
   tvlt bench --preset base-reduced --task infer --batch-size 1 --steps 3 --warmup 1`, stderr)
@@ -357,11 +361,27 @@ matrix-product FLOPs over its median time).`, `
 	if err != nil {
 		return err
 	}
+	comm, err := dist.Init()
+	if err != nil {
+		return err
+	}
+	defer comm.Close()
 	r, err := train.Bench(cfg, task, batch, steps, warmup)
 	if err != nil {
 		return err
 	}
 	r.Preset = preset
+	if comm.Size() > 1 {
+		// Under mpirun: each rank's step, plus the all-reduce of a
+		// gradient the size of the model that a data-parallel step adds.
+		d, err := dist.TimeAllReduce(comm, r.Params, max(steps, 3))
+		if err != nil {
+			return err
+		}
+		r.Rank, r.Ranks = comm.Rank(), comm.Size()
+		r.AllReduceMs = float64(d.Microseconds()) / 1000
+		r.AllReduceShare = r.AllReduceMs / (r.MsMedian + r.AllReduceMs)
+	}
 	return printLine(stdout, r)
 }
 

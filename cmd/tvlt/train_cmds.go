@@ -17,6 +17,7 @@ import (
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
 	"github.com/tvlt-go/tvlt/train"
+	"github.com/tvlt-go/tvlt/train/dist"
 )
 
 func init() {
@@ -341,6 +342,22 @@ Checkpoints hold weights, AdamW moments and the loader position, so
 
 // trainAndReport runs the training job and prints its summary (report).
 func trainAndReport(ctx context.Context, m *layers.Model, trainClips, evalClips []data.Clip, o train.Options, stdout, stderr io.Writer) error {
+	// Under mpirun (a -tags mpi build) every process is one rank of a
+	// data-parallel run; alone, Init is a no-op communicator.
+	comm, err := dist.Init()
+	if err != nil {
+		return err
+	}
+	defer comm.Close()
+	if comm.Size() > 1 {
+		o.Comm = comm
+		if comm.Rank() == 0 {
+			fmt.Fprintf(stderr, "data-parallel over %d ranks: global batch %d (--batch-size %d per rank)\n", comm.Size(), comm.Size()*o.BatchSize, o.BatchSize)
+		} else {
+			// Rank 0 reports; the others only return their errors.
+			stdout, stderr, o.OnStep = io.Discard, io.Discard, nil
+		}
+	}
 	tr, err := train.New(m, trainClips, evalClips, o)
 	if err != nil {
 		return err
