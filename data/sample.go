@@ -72,8 +72,12 @@ type Decoders struct {
 }
 
 func (d Decoders) withDefaults(r audio.Resampler) Decoders {
+	// A video's audio track is resampled like a WAV file's, with r.
+	resample := func(x []float32, from, to int) []float32 { return audio.ResampleWith(x, from, to, r) }
 	if d.DecodeVideo == nil {
-		d.DecodeVideo = video.Decode
+		d.DecodeVideo = func(p string, numFrames, rate int, want bool) ([]video.Frame, []float32, error) {
+			return video.DecodeResampled(p, numFrames, rate, want, resample)
+		}
 	}
 	if d.ReadFrameDir == nil {
 		d.ReadFrameDir = video.ReadFrameDir
@@ -82,7 +86,9 @@ func (d Decoders) withDefaults(r audio.Resampler) Decoders {
 		d.LoadAudio = func(p string, rate int) ([]float32, error) { return audio.LoadMonoWith(p, rate, r) }
 	}
 	if d.DecodeVideoSegment == nil {
-		d.DecodeVideoSegment = video.DecodeSegment
+		d.DecodeVideoSegment = func(p string, start, end float64, numFrames, rate int, want bool) ([]video.Frame, []float32, error) {
+			return video.DecodeSegmentResampled(p, start, end, numFrames, rate, want, resample)
+		}
 	}
 	if d.LoadAudioSegment == nil {
 		d.LoadAudioSegment = func(p string, rate int, start, end float64) ([]float32, error) {

@@ -226,7 +226,28 @@ func Decode(path string, numFrames int, audioRate int, wantAudio bool) (frames [
 // DecodeContext is Decode with a caller-controlled context (cancellation,
 // deadline); the ffmpeg subprocesses are killed when ctx ends.
 func DecodeContext(ctx context.Context, path string, numFrames int, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
-	return decode(ctx, path, nil, numFrames, audioRate, wantAudio)
+	return decode(ctx, path, nil, numFrames, audioRate, wantAudio, nil)
+}
+
+// Resampler converts mono audio from rate `from` to rate `to` (Hz).
+type Resampler func(x []float32, from, to int) []float32
+
+// DecodeResampled is Decode whose audio track is decoded at the stream's
+// own rate and brought to audioRate by resample instead of ffmpeg's -ar
+// (so a video's audio is resampled like a WAV file's: the loader's
+// torchaudio-compatible filter). A stream whose rate ffprobe does not
+// report is resampled by ffmpeg.
+func DecodeResampled(path string, numFrames, audioRate int, wantAudio bool, resample Resampler) (frames []Frame, audio []float32, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DecodeTimeout)
+	defer cancel()
+	return decode(ctx, path, nil, numFrames, audioRate, wantAudio, resample)
+}
+
+// DecodeSegmentResampled is DecodeSegment with DecodeResampled's audio.
+func DecodeSegmentResampled(path string, start, end float64, numFrames, audioRate int, wantAudio bool, resample Resampler) (frames []Frame, audio []float32, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DecodeTimeout)
+	defer cancel()
+	return decodeSegment(ctx, path, start, end, numFrames, audioRate, wantAudio, resample)
 }
 
 // DecodeSegment is Decode on the part of a file from start to end seconds
@@ -245,13 +266,17 @@ func DecodeSegment(path string, start, end float64, numFrames, audioRate int, wa
 
 // DecodeSegmentContext is DecodeSegment with a caller-controlled context.
 func DecodeSegmentContext(ctx context.Context, path string, start, end float64, numFrames, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
+	return decodeSegment(ctx, path, start, end, numFrames, audioRate, wantAudio, nil)
+}
+
+func decodeSegment(ctx context.Context, path string, start, end float64, numFrames, audioRate int, wantAudio bool, resample Resampler) (frames []Frame, audio []float32, err error) {
 	if math.IsNaN(start) || math.IsInf(start, 0) || start < 0 {
 		return nil, nil, fmt.Errorf("video: %s: segment start %v must be a number of seconds >= 0", path, start)
 	}
 	if math.IsNaN(end) || math.IsInf(end, 0) || (end > 0 && end <= start) {
 		return nil, nil, fmt.Errorf("video: %s: segment end %v must be after its start %v", path, end, start)
 	}
-	return decode(ctx, path, &segment{start: start, end: max(end, 0)}, numFrames, audioRate, wantAudio)
+	return decode(ctx, path, &segment{start: start, end: max(end, 0)}, numFrames, audioRate, wantAudio, resample)
 }
 
 // segment is a time range of a file in seconds; end 0 is the end of the file.
@@ -316,7 +341,7 @@ func countSegmentFrames(ctx context.Context, ffprobe, path string, s *stream, g 
 	return n, nil
 }
 
-func decode(ctx context.Context, path string, seg *segment, numFrames int, audioRate int, wantAudio bool) (frames []Frame, audio []float32, err error) {
+func decode(ctx context.Context, path string, seg *segment, numFrames int, audioRate int, wantAudio bool, resample Resampler) (frames []Frame, audio []float32, err error) {
 	ffmpeg, ffprobe, err := tools()
 	if err != nil {
 		return nil, nil, err
@@ -402,8 +427,12 @@ func decode(ctx context.Context, path string, seg *segment, numFrames int, audio
 		if seg != nil && seg.end > 0 {
 			args = append(args, "-af", "atrim=end="+seconds(seg.end-seg.start))
 		}
-		args = append(args, "-ac", strconv.Itoa(s.AudioChannels), "-ar", strconv.Itoa(audioRate),
-			"-f", "f32le", "pipe:3")
+		args = append(args, "-ac", strconv.Itoa(s.AudioChannels))
+		if resample == nil || s.AudioRate <= 0 {
+			resample = nil // ffmpeg brings the audio to audioRate
+			args = append(args, "-ar", strconv.Itoa(audioRate))
+		}
+		args = append(args, "-f", "f32le", "pipe:3")
 	}
 	cmd.Args = append(cmd.Args, args...)
 	var stdout bytes.Buffer
@@ -475,6 +504,9 @@ func decode(ctx context.Context, path string, seg *segment, numFrames int, audio
 			} else {
 				audio[i] = sum * inv
 			}
+		}
+		if resample != nil && s.AudioRate != audioRate {
+			audio = resample(audio, s.AudioRate, audioRate)
 		}
 	}
 	return frames, audio, nil
