@@ -11,6 +11,7 @@ import (
 	"github.com/tvlt-go/tvlt/data"
 	"github.com/tvlt-go/tvlt/data/audio"
 	"github.com/tvlt-go/tvlt/layers"
+	"github.com/tvlt-go/tvlt/train/dist"
 )
 
 // EvalOptions configure Evaluate and Predict.
@@ -155,6 +156,24 @@ type evaluator struct {
 	// unlabeled: Predict on clips without any label, which gets
 	// predictions and no metrics.
 	unlabeled bool
+	// comm splits the forward passes over the ranks of a data-parallel
+	// run (batch k on rank k mod size) and shares their outputs, so every
+	// rank computes the same metrics; nil = this process runs them all.
+	comm dist.Comm
+}
+
+func (e *evaluator) rank() int {
+	if e.comm == nil {
+		return 0
+	}
+	return e.comm.Rank()
+}
+
+func (e *evaluator) size() int {
+	if e.comm == nil {
+		return 1
+	}
+	return e.comm.Size()
 }
 
 // phase starts the progress report of one pass of total units.
@@ -300,6 +319,12 @@ func (e *evaluator) run(ctx context.Context, clips []data.Clip, keep bool) (map[
 	if len(clips) == 0 {
 		return nil, nil, fmt.Errorf("train: eval: no clips")
 	}
+	if e.comm != nil {
+		// The ranks of a data-parallel run walk every batch together,
+		// whatever their own contexts say; the training loop agrees on
+		// stopping after the evaluation.
+		ctx = context.Background()
+	}
 	switch e.opts.Task {
 	case TaskClassification, TaskRegression:
 		if e.m.Kind != layers.Classification {
@@ -351,12 +376,20 @@ func (e *evaluator) forEach(ctx context.Context, clips []data.Clip, pretraining 
 		return err
 	}
 	p := e.phase(fmt.Sprintf("eval %s (%d clips)", e.opts.Task, len(clips)), "batch", l.Len())
+	k := -1
 	return batches(ctx, l, p, func(b *data.Batch) error {
-		lb, err := modelBatch(b, e.m, !e.unlabeled)
-		if err != nil {
-			return err
+		k++
+		var res *layers.Result
+		var err error
+		if owner := k % e.size(); owner == e.rank() {
+			var lb *layers.Batch
+			if lb, err = modelBatch(b, e.m, !e.unlabeled); err == nil {
+				_, res, err = e.progs.run(lb)
+			}
 		}
-		_, res, err := e.progs.run(lb)
+		if e.comm != nil {
+			res, err = shareResult(e.comm, k%e.size(), res, err)
+		}
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -72,22 +73,6 @@ func maxDiff(t *testing.T, a, b map[string][]float32) float64 {
 	return worst
 }
 
-// trainRecords reads the train records of a run's metrics.jsonl.
-func trainRecords(t *testing.T, out string) []Record {
-	t.Helper()
-	recs, err := ReadMetrics(filepath.Join(out, MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tr []Record
-	for _, r := range recs {
-		if r.Type == "train" {
-			tr = append(tr, r)
-		}
-	}
-	return tr
-}
-
 // TestDataParallelMatchesOneProcess: 2 ranks × batch 4 train like 1
 // process × batch 8, for 20 pretraining and 20 fine-tuning steps: the same
 // weights (1e-5), the same logged losses, the same checkpoints; and a
@@ -128,7 +113,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 			} else {
 				t.Logf("weights: max |1 process - 2 ranks| = %.3g", d)
 			}
-			a, b := trainRecords(t, oneOut), trainRecords(t, dpOut)
+			a, b := trainRecordsOf(t, oneOut, "train"), trainRecordsOf(t, dpOut, "train")
 			if len(a) != 20 || len(b) != 20 {
 				t.Fatalf("%d and %d train records, want 20", len(a), len(b))
 			}
@@ -359,4 +344,113 @@ func TestDataParallelFailureStopsEveryRank(t *testing.T) {
 			t.Errorf("checkpoint %s: %v", c.Dir, err)
 		}
 	}
+}
+
+// TestDataParallelEvaluation: the ranks split an evaluation's forward
+// passes (batch k on rank k mod 2) and share the outputs, so each gets the
+// metrics one process computes, bit for bit; and a 2-rank training run that
+// evaluates every 3 steps (saving the best checkpoint) finishes like one
+// process does.
+func TestDataParallelEvaluation(t *testing.T) {
+	all := demoSet(t)
+	clips := data.FilterSplit(all, "train")
+	for _, tc := range []struct {
+		task Task
+		kind layers.Kind
+		mut  func(*config.Config)
+	}{
+		{TaskClassification, layers.Classification, func(c *config.Config) { c.NumLabels = data.DemoClasses }},
+		{TaskPretrain, layers.Pretraining, nil},
+	} {
+		m := tinyModel(t, tc.kind, tc.mut)
+		opts := EvalOptions{Task: tc.task, BatchSize: 3, Seed: 4, Workers: 1}
+		want, err := Evaluate(context.Background(), m, clips, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		comms, err := dist.Local(2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]map[string]float64, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for r := range comms {
+			wg.Add(1)
+			go func(r int) {
+				defer wg.Done()
+				e := newEvaluator(m, opts)
+				defer e.progs.close()
+				e.comm = comms[r]
+				got[r], _, errs[r] = e.run(context.Background(), clips, false)
+			}(r)
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		for r := range got {
+			if !reflect.DeepEqual(got[r], want) {
+				t.Errorf("%s rank %d: %v, one process %v", tc.task, r, got[r], want)
+			}
+		}
+	}
+
+	out := filepath.Join(t.TempDir(), "run")
+	o := pretrainOpts(out)
+	o.Steps, o.BatchSize, o.EvalEvery, o.EvalBatchSize, o.SaveEvery, o.Workers = 6, 4, 3, 4, 0, 1
+	comms, err := dist.Local(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evalClips := data.FilterSplit(all, "val")
+	errs := make([]error, 2)
+	sums := make([]*Summary, 2)
+	var wg sync.WaitGroup
+	for r := range comms {
+		ro := o
+		ro.Comm = comms[r]
+		tr, err := New(tinyModel(t, layers.Pretraining, nil), clips, evalClips, ro)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func(r int) {
+			defer wg.Done()
+			sums[r], errs[r] = tr.Run(context.Background())
+		}(r)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(sums[0].Eval, sums[1].Eval) || sums[0].BestStep != sums[1].BestStep {
+		t.Errorf("ranks disagree: %v best %d; %v best %d", sums[0].Eval, sums[0].BestStep, sums[1].Eval, sums[1].BestStep)
+	}
+	var evals int
+	for _, r := range trainRecordsOf(t, out, "eval") {
+		evals++
+		if _, ok := r.Values[MetricLoss]; !ok {
+			t.Errorf("eval record without loss: %v", r.Values)
+		}
+	}
+	if evals != 2 {
+		t.Errorf("%d eval records, want 2 (steps 3 and 6)", evals)
+	}
+}
+
+// trainRecordsOf reads the records of one type of a run's metrics.jsonl.
+func trainRecordsOf(t *testing.T, out, typ string) []Record {
+	t.Helper()
+	recs, err := ReadMetrics(filepath.Join(out, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sel []Record
+	for _, r := range recs {
+		if r.Type == typ {
+			sel = append(sel, r)
+		}
+	}
+	return sel
 }

@@ -227,6 +227,9 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 	t.evaluator = newEvaluator(t.m, EvalOptions{Task: o.Task, BatchSize: o.EvalBatchSize, Seed: o.Seed + 1, Workers: o.Workers, CacheDir: o.CacheDir, LossWeights: &o.LossWeights,
 		Padding: o.Padding, MaskRealOnly: o.MaskRealOnly, AudioResampler: o.AudioResampler, MaxPrograms: o.MaxPrograms})
 	defer t.evaluator.progs.close()
+	if t.rep != nil {
+		t.evaluator.comm = t.rep.comm // the forward passes are split over the ranks
+	}
 	lo := *o
 	if !t.rep.primary() {
 		lo.Out, lo.Log, lo.Progress = "", io.Discard, ProgressPlain // rank 0 reports
@@ -280,7 +283,7 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			}
 		}
 		if o.EvalEvery > 0 && step%o.EvalEvery == 0 && step < total {
-			if err := t.evaluateAll(ctx); err != nil {
+			if err := t.agree(t.evaluate(ctx)); err != nil {
 				return nil, err
 			}
 		}
@@ -293,7 +296,7 @@ func (t *Trainer) Run(ctx context.Context) (sum *Summary, err error) {
 			o.OnStep(step, vals)
 		}
 	}
-	if err := t.evaluateAll(ctx); err != nil {
+	if err := t.agree(t.evaluate(ctx)); err != nil {
 		return nil, err
 	}
 	dir, err := t.save()
@@ -518,8 +521,8 @@ func (t *Trainer) interrupted() (*Summary, error) {
 
 // evaluate runs the eval split (if any), logs it and updates the best.
 func (t *Trainer) evaluate(ctx context.Context) error {
-	if len(t.eval) == 0 || !t.rep.primary() {
-		return nil // in a data-parallel run rank 0 evaluates
+	if len(t.eval) == 0 {
+		return nil
 	}
 	met, _, err := t.evaluator.run(ctx, t.eval, false)
 	if err != nil {
@@ -540,8 +543,10 @@ func (t *Trainer) evaluate(ctx context.Context) error {
 		(!HigherIsBetter(t.opts.BestMetric) && v < *t.state.BestValue)
 	if better {
 		t.state.BestValue, t.state.BestStep = &v, t.state.Step
+		// Every rank of a data-parallel run computed the same metrics, so
+		// all of them get here together.
 		if t.state.Step < t.state.Total && t.lastSaved != t.state.Step {
-			if _, err := t.saveCheckpoint(); err != nil {
+			if _, err := t.save(); err != nil {
 				return err
 			}
 		}
@@ -665,23 +670,4 @@ func (t *Trainer) prepareRunFolder() ([]Checkpoint, error) {
 		return cks, err
 	}
 	return ListCheckpoints(t.opts.Out)
-}
-
-// evaluateAll runs evaluate (rank 0 in a data-parallel run) and gives every
-// rank its verdict and whether it saved a best checkpoint, so the ranks
-// keep deciding alike when to save.
-func (t *Trainer) evaluateAll(ctx context.Context) error {
-	err := t.agree(t.evaluate(ctx))
-	if err != nil || t.rep == nil {
-		return err
-	}
-	v := []float64{0}
-	if t.rep.primary() {
-		v[0] = float64(t.lastSaved)
-	}
-	if err := t.rep.comm.AllReduceSum64(v); err != nil {
-		return fmt.Errorf("train: %w", err)
-	}
-	t.lastSaved = int(v[0])
-	return nil
 }
