@@ -26,6 +26,7 @@ import (
 	"syscall"
 
 	"github.com/tvlt-go/tvlt/train"
+	"github.com/tvlt-go/tvlt/train/dist"
 )
 
 // command is one subcommand: a one-line summary for the overview, and run,
@@ -37,6 +38,10 @@ type command struct {
 
 // commands is filled by each subcommand file's init.
 var commands = map[string]command{}
+
+// parallelCommands are the commands that run as ranks under mpirun (a
+// -tags mpi build); the others refuse to start there.
+var parallelCommands = map[string]bool{"pretrain": true, "finetune": true, "bench": true}
 
 // errUsage marks a command-line mistake (exit status 2, usage already shown).
 var errUsage = errors.New("usage")
@@ -63,7 +68,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		overview(stderr)
 		return 2
 	}
-	err := cmd.run(ctx, args[1:], stdout, stderr)
+	var err error
+	if n := dist.Launched(); n > 1 && !parallelCommands[args[0]] {
+		// Every rank would do the whole job and write the same files.
+		err = fmt.Errorf("runs in one process, but mpirun started %d; only pretrain, finetune and bench run data-parallel", n)
+	} else {
+		err = cmd.run(ctx, args[1:], stdout, stderr)
+	}
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0

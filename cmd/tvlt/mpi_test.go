@@ -208,3 +208,13 @@ func TestMPIBadClipStopsTheJob(t *testing.T) {
 		}
 	}
 }
+
+// TestMPIOtherCommandsRefuse: commands that are not data-parallel refuse to
+// start as several ranks instead of each writing the same output.
+func TestMPIOtherCommandsRefuse(t *testing.T) {
+	bin := mpiBinary(t)
+	out, err := launch(t, time.Minute, 2, bin, "predict", "--data", "x.jsonl", "--ckpt", "y")
+	if err == nil || !strings.Contains(out, "only pretrain, finetune and bench run data-parallel") {
+		t.Fatalf("predict under mpirun: %v\n%s", err, out)
+	}
+}

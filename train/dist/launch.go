@@ -23,3 +23,10 @@ func launchedSize(getenv func(string) string) (int, string) {
 
 // envLaunchedSize is launchedSize on the process environment.
 func envLaunchedSize() (int, string) { return launchedSize(os.Getenv) }
+
+// Launched is the number of processes an MPI launcher started this one
+// with (1 outside mpirun), read from the environment without touching MPI.
+func Launched() int {
+	n, _ := envLaunchedSize()
+	return n
+}
