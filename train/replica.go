@@ -58,16 +58,11 @@ func (r *replica) share(lb *layers.Batch) (*layers.Batch, error) {
 		return nil, err
 	}
 	rowShare := float64(hi-lo) / float64(rows)
-	part.LossScales = map[string]float64{"loss": rowShare, "matching_loss": rowShare}
-	for name, in := range map[string]struct {
-		whole, part *layers.Batch
-		pixel       bool
-	}{"pixel_mae_loss": {lb, part, true}, "audio_mae_loss": {lb, part, false}} {
-		all := removedReal(in.whole, in.pixel)
-		mine := removedReal(in.part, in.pixel)
+	part.LossScales = map[string]float64{MetricLoss: rowShare, MetricMatchingLoss: rowShare}
+	for name, pixel := range map[string]bool{MetricPixelMAELoss: true, MetricAudioMAELoss: false} {
 		s := 0.0
-		if all > 0 {
-			s = mine / all
+		if all := removedReal(lb, pixel); all > 0 {
+			s = removedReal(part, pixel) / all
 		}
 		part.LossScales[name] = s
 	}
