@@ -127,6 +127,28 @@ func opName(op byte) string {
 
 func (u *unpickler) push(v interface{}) { u.stack = append(u.stack, v) }
 
+// popCall pops REDUCE's or NEWOBJ's argument tuple and the global it
+// applies; anything but a global is refused ("REDUCE calls a dict").
+func (u *unpickler) popCall(op, verb string) (*pyGlobal, []interface{}, error) {
+	a, err := u.pop()
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := u.pop()
+	if err != nil {
+		return nil, nil, err
+	}
+	args, ok := a.(*pyTuple)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s arguments are a %s, not a tuple", op, typeName(a))
+	}
+	g, ok := f.(*pyGlobal)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s %s a %s", ErrRefused, op, verb, typeName(f))
+	}
+	return g, args.items, nil
+}
+
 func (u *unpickler) pop() (interface{}, error) {
 	if len(u.stack) == 0 {
 		return nil, errors.New("stack underflow")
@@ -528,23 +550,11 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 		}
 		u.push(g)
 	case 'R': // REDUCE
-		a, err := u.pop()
+		g, args, err := u.popCall("REDUCE", "calls")
 		if err != nil {
 			return nil, false, err
 		}
-		f, err := u.pop()
-		if err != nil {
-			return nil, false, err
-		}
-		args, ok := a.(*pyTuple)
-		if !ok {
-			return nil, false, fmt.Errorf("REDUCE arguments are a %s, not a tuple", typeName(a))
-		}
-		g, ok := f.(*pyGlobal)
-		if !ok {
-			return nil, false, fmt.Errorf("%w: REDUCE calls a %s", ErrRefused, typeName(f))
-		}
-		v, err := u.call(g, args.items)
+		v, err := u.call(g, args)
 		if err != nil {
 			return nil, false, err
 		}
@@ -559,23 +569,11 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 				return nil, false, fmt.Errorf("%w: NEWOBJ_EX with keyword arguments (a %s)", ErrRefused, typeName(kw))
 			}
 		}
-		a, err := u.pop()
+		g, args, err := u.popCall("NEWOBJ", "of")
 		if err != nil {
 			return nil, false, err
 		}
-		c, err := u.pop()
-		if err != nil {
-			return nil, false, err
-		}
-		args, ok := a.(*pyTuple)
-		if !ok {
-			return nil, false, fmt.Errorf("NEWOBJ arguments are a %s, not a tuple", typeName(a))
-		}
-		g, ok := c.(*pyGlobal)
-		if !ok {
-			return nil, false, fmt.Errorf("%w: NEWOBJ of a %s", ErrRefused, typeName(c))
-		}
-		v, err := u.newObj(g, args.items)
+		v, err := u.newObj(g, args)
 		if err != nil {
 			return nil, false, err
 		}
