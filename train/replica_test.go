@@ -202,16 +202,7 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 // the whole batch's removed real patches, which the shares split
 // unevenly), on short clips padded to the batch's longest.
 func TestDataParallelGradientsFloat64(t *testing.T) {
-	o := demoOpts(12, 2, 5)
-	o.MinFrames, o.MinSeconds = 1, 0.15
-	mp, err := data.GenerateDemo(t.TempDir(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	clips, err := data.ReadManifest(mp)
-	if err != nil {
-		t.Fatal(err)
-	}
+	clips := shortClips(t, 12, 5)
 	cfg, err := Preset("tiny")
 	if err != nil {
 		t.Fatal(err)

@@ -115,17 +115,7 @@ func TestExactResume(t *testing.T) {
 	// several programs, one kept at a time (each new shape evicts the last),
 	// and MaskRealOnly's masks.
 	t.Run("short clips, one program", func(t *testing.T) {
-		o := demoOpts(24, 2, 9)
-		o.MinFrames, o.MinSeconds = 1, 0.15
-		mp, err := data.GenerateDemo(t.TempDir(), o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		clips, err := data.ReadManifest(mp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		testExactResume(t, clips, nil, func(o *Options) { o.MaxPrograms, o.MaskRealOnly = 1, true })
+		testExactResume(t, shortClips(t, 24, 9), nil, func(o *Options) { o.MaxPrograms, o.MaskRealOnly = 1, true })
 	})
 	if len(final) == 2 && reflect.DeepEqual(final[0], final[1]) {
 		t.Error("training with dropout 0.1 gave the same weights as without")
@@ -264,6 +254,23 @@ func TestNonFiniteStops(t *testing.T) {
 			}
 		}
 	}
+}
+
+// shortClips writes n demo clips of 1..2 frames and 0.15..0.75 s of audio,
+// so that batches padded to their longest clip take several shapes.
+func shortClips(t *testing.T, n int, seed uint64) []data.Clip {
+	t.Helper()
+	o := demoOpts(n, 2, seed)
+	o.MinFrames, o.MinSeconds = 1, 0.15
+	mp, err := data.GenerateDemo(t.TempDir(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clips, err := data.ReadManifest(mp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return clips
 }
 
 // demoOpts is the default demo set with a clip count, frames per clip and seed.
