@@ -40,7 +40,13 @@ func (b *Batch) Slice(lo, hi int) (*Batch, error) {
 		if err != nil {
 			return nil, fmt.Errorf("layers: slice: %w", err)
 		}
-		*f.dst = v.(*tensor.Dense).Materialize().(*tensor.Dense)
+		d := v.(*tensor.Dense).Materialize().(*tensor.Dense)
+		// A one-row slice loses its first dimension; put it back.
+		shape := append([]int{hi - lo}, f.src.Shape()[1:]...)
+		if err := d.Reshape(shape...); err != nil {
+			return nil, fmt.Errorf("layers: slice: %w", err)
+		}
+		*f.dst = d
 	}
 	return out, nil
 }

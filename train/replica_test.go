@@ -245,44 +245,47 @@ func TestDataParallelGradientsFloat64(t *testing.T) {
 		return out
 	}
 	want := grads(whole, false)
-	comms, err := dist.Local(3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := map[string][]float64{}
-	uneven := false
-	for _, c := range comms {
-		part, err := newReplica(c).share(whole)
+	// 3 ranks of 2 clips, and 6 ranks of one clip each.
+	for _, n := range []int{3, 6} {
+		comms, err := dist.Local(n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s := part.LossScales["pixel_mae_loss"]; math.Abs(s-1.0/3) > 1e-9 {
-			uneven = true
-		}
-		for n, g := range grads(part, true) {
-			if sum[n] == nil {
-				sum[n] = make([]float64, len(g))
+		sum := map[string][]float64{}
+		uneven := false
+		for _, c := range comms {
+			part, err := newReplica(c).share(whole)
+			if err != nil {
+				t.Fatal(err)
 			}
-			for i, v := range g {
-				sum[n][i] += v
+			if s := part.LossScales[MetricPixelMAELoss]; math.Abs(s-1/float64(n)) > 1e-9 {
+				uneven = true
 			}
-		}
-	}
-	if !uneven {
-		t.Error("every share removes a third of the real patches: the test does not exercise the MAE scaling")
-	}
-	worst, name := 0.0, ""
-	for n, w := range want {
-		for i := range w {
-			if d := math.Abs(w[i] - sum[n][i]); d > worst {
-				worst, name = d, n
+			for name, g := range grads(part, true) {
+				if sum[name] == nil {
+					sum[name] = make([]float64, len(g))
+				}
+				for i, v := range g {
+					sum[name][i] += v
+				}
 			}
 		}
+		if !uneven {
+			t.Errorf("%d ranks: every share removes 1/%d of the real patches: the test does not exercise the MAE scaling", n, n)
+		}
+		worst, name := 0.0, ""
+		for k, w := range want {
+			for i := range w {
+				if d := math.Abs(w[i] - sum[k][i]); d > worst {
+					worst, name = d, k
+				}
+			}
+		}
+		if worst > 1e-10 {
+			t.Errorf("sum of %d ranks' gradients differs from the whole batch's by %.3g (%s)", n, worst, name)
+		}
+		t.Logf("%d ranks: max |sum of ranks - whole batch| = %.3g", n, worst)
 	}
-	if worst > 1e-10 {
-		t.Errorf("sum of 3 ranks' gradients differs from the whole batch's by %.3g (%s)", worst, name)
-	}
-	t.Logf("max |sum of ranks - whole batch| = %.3g", worst)
 }
 
 // TestDataParallelFailureStopsEveryRank: a clip only rank 1 cannot read
