@@ -97,7 +97,6 @@ func (p *programs) run(b *layers.Batch) (*layers.Program, *layers.Result, error)
 			return nil, nil, fmt.Errorf("train: compiling %s: %w", sig, err)
 		}
 		p.byKey[sig] = prog
-		p.compiled++
 	}
 	p.clock++
 	p.lastUse[sig] = p.clock

@@ -127,6 +127,28 @@ func opName(op byte) string {
 
 func (u *unpickler) push(v interface{}) { u.stack = append(u.stack, v) }
 
+// memoIndex reads a PUT/GET argument: a decimal line (text), one byte
+// (short) or four bytes.
+func (u *unpickler) memoIndex(text, short bool) (int64, error) {
+	switch {
+	case text:
+		s, err := u.in.line()
+		if err != nil {
+			return 0, err
+		}
+		idx, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || idx < 0 {
+			return 0, fmt.Errorf("bad memo index %s", printable(s))
+		}
+		return idx, nil
+	case short:
+		n, err := u.uint(1)
+		return int64(n), err
+	}
+	n, err := u.uint(4)
+	return int64(n), err
+}
+
 // popCall pops REDUCE's or NEWOBJ's argument tuple and the global it
 // applies; anything but a global is refused ("REDUCE calls a dict").
 func (u *unpickler) popCall(op, verb string) (*pyGlobal, []interface{}, error) {
@@ -456,30 +478,12 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 			return nil, false, err
 		}
 	case 'p', 'q', 'r', 0x94: // PUT, BINPUT, LONG_BINPUT, MEMOIZE
-		var idx int64
-		switch op {
-		case 'p':
-			s, err := u.in.line()
-			if err != nil {
+		idx := int64(len(u.memo)) // MEMOIZE: the next index
+		if op != 0x94 {
+			var err error
+			if idx, err = u.memoIndex(op == 'p', op == 'q'); err != nil {
 				return nil, false, err
 			}
-			if idx, err = strconv.ParseInt(s, 10, 64); err != nil || idx < 0 {
-				return nil, false, fmt.Errorf("bad memo index %s", printable(s))
-			}
-		case 'q':
-			n, err := u.uint(1)
-			if err != nil {
-				return nil, false, err
-			}
-			idx = int64(n)
-		case 'r':
-			n, err := u.uint(4)
-			if err != nil {
-				return nil, false, err
-			}
-			idx = int64(n)
-		default:
-			idx = int64(len(u.memo))
 		}
 		v, err := u.top()
 		if err != nil {
@@ -487,28 +491,9 @@ func (u *unpickler) step(op byte) (v interface{}, stop bool, err error) {
 		}
 		u.memo[idx] = v
 	case 'g', 'h', 'j': // GET, BINGET, LONG_BINGET
-		var idx int64
-		switch op {
-		case 'g':
-			s, err := u.in.line()
-			if err != nil {
-				return nil, false, err
-			}
-			if idx, err = strconv.ParseInt(s, 10, 64); err != nil {
-				return nil, false, fmt.Errorf("bad memo index %s", printable(s))
-			}
-		case 'h':
-			n, err := u.uint(1)
-			if err != nil {
-				return nil, false, err
-			}
-			idx = int64(n)
-		default:
-			n, err := u.uint(4)
-			if err != nil {
-				return nil, false, err
-			}
-			idx = int64(n)
+		idx, err := u.memoIndex(op == 'g', op == 'h')
+		if err != nil {
+			return nil, false, err
 		}
 		v, ok := u.memo[idx]
 		if !ok {
